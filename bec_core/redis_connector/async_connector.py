@@ -1,0 +1,478 @@
+"""The asyncio Redis connector (redis-py asyncio + hiredis).
+
+Every method that takes an endpoint checks the endpoint's allowed operations
+and message type first and raises before anything is sent. Methods that write
+accept ``pipe=`` (from :meth:`AsyncRedisConnector.pipeline`) to batch several
+commands into one round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, Literal
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from bec_core.endpoints import EndpointInfo
+from bec_core.errors import ConnectorError, DecodeError
+from bec_core.redis_connector import streams
+from bec_core.redis_connector.base import (
+    ConnectorStats,
+    MessageObject,
+    StreamEntry,
+    Topic,
+    check,
+    message_time,
+    topic_name,
+)
+from bec_core.redis_connector.pubsub import (
+    DEFAULT_QUEUE_SIZE,
+    CallbackHandle,
+    Overflow,
+    PubSubDispatcher,
+    Subscription,
+)
+from bec_core.serialization import dumps, loads_message
+
+log = logging.getLogger(__name__)
+
+
+def normalize_url(address: str) -> str:
+    """``host:port`` (BEC's bootstrap form) or a redis://, rediss://, unix:// URL → a URL."""
+    if "://" in address:
+        return address
+    host, _, port = address.rpartition(":")
+    if not host:
+        host, port = address, "6379"
+    return f"redis://{host}:{port}"
+
+
+class AsyncRedisConnector:
+    """BEC's connector surface on asyncio.
+
+    Args:
+        address: ``"host:port"`` or a ``redis://``, ``rediss://`` or ``unix://`` URL.
+        username, password: Redis ACL credentials (override the URL's).
+        retries: how many times a command is retried (with exponential back-off)
+            while Redis is unreachable before it raises :class:`ConnectorError`.
+    """
+
+    def __init__(
+        self,
+        address: str = "127.0.0.1:6379",
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        name: str = "bec_core",
+        retries: int = 8,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.url = normalize_url(address)
+        self.name = name
+        self.username = username
+        kwargs: dict[str, Any] = {
+            "socket_connect_timeout": connect_timeout,
+            "retry": Retry(ExponentialBackoff(cap=2.0, base=0.02), retries),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, OSError],
+            "client_name": name.replace(" ", "_"),
+        }
+        if username is not None:
+            kwargs["username"] = username
+        if password is not None:
+            kwargs["password"] = password
+        self.redis: aioredis.Redis = aioredis.Redis.from_url(self.url, **kwargs)
+        self.stats = ConnectorStats()
+        self._pubsub = PubSubDispatcher(self)
+        self._callbacks: list[CallbackHandle] = []
+        self._stream_tasks: dict[int, asyncio.Task[None]] = {}
+        self._stream_cursors: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    async def connect(self) -> AsyncRedisConnector:
+        """Check that Redis answers and accepts our credentials; raise a clear error if not."""
+        try:
+            await self.redis.ping()
+        except AuthenticationError as exc:
+            raise ConnectorError(
+                f"Redis at {self.url} refused user {self.username or 'default'!r}: {exc}"
+            ) from None
+        except NoPermissionError as exc:
+            raise ConnectorError(
+                f"Redis user {self.username or 'default'!r} may not run PING at {self.url}: {exc}"
+            ) from None
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise ConnectorError(f"cannot reach Redis at {self.url}: {exc}") from None
+        return self
+
+    async def close(self) -> None:
+        """Cancel every subscription and close all connections (idempotent)."""
+        for handle in self._callbacks:
+            if handle.task:
+                handle.task.cancel()
+        for task in self._stream_tasks.values():
+            task.cancel()
+        tasks = [h.task for h in self._callbacks if h.task] + list(self._stream_tasks.values())
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._callbacks.clear()
+        self._stream_tasks.clear()
+        await self._pubsub.close()
+        await self.redis.aclose()
+
+    async def __aenter__(self) -> AsyncRedisConnector:
+        return await self.connect()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def ping(self) -> bool:
+        """True if Redis answers."""
+        return bool(await self.redis.ping())
+
+    # ------------------------------------------------------------------ key/value
+    async def get(self, topic: Topic) -> Any:
+        """The message stored at the key (``None`` if absent).
+
+        For a pattern endpoint (e.g. ``MessageEndpoints.device_read()``) the most
+        recently produced message among all matching keys.
+        """
+        key = check(topic, "get")
+        if "*" in key:
+            keys = await self.keys(key)
+            if not keys:
+                return None
+            values = [v for v in await self.mget(keys) if v is not None]
+            return max(values, key=message_time) if values else None
+        return self._decode(await self.redis.get(key), key)
+
+    async def mget(self, topics: Iterable[Topic]) -> list[Any]:
+        """Several keys in one round trip (``None`` for absent ones)."""
+        keys = [check(t, "get") for t in topics]
+        if not keys:
+            return []
+        return [self._decode(raw, k) for raw, k in zip(await self.redis.mget(keys), keys, strict=True)]
+
+    async def set(
+        self, topic: Topic, msg: Any, *, expire: float | None = None, pipe: Pipeline | None = None
+    ) -> None:
+        """``SET`` the message (KEY_VALUE endpoints)."""
+        key = check(topic, "set", msg)
+        await self._run(pipe, "set", key, dumps(msg), ex=_ex(expire))
+
+    async def set_and_publish(
+        self, topic: Topic, msg: Any, *, expire: float | None = None, pipe: Pipeline | None = None
+    ) -> None:
+        """``SET`` and ``PUBLISH`` the same bytes in one round trip (SET_PUBLISH endpoints)."""
+        key = check(topic, "set_and_publish", msg)
+        raw = dumps(msg)
+        if pipe is not None:
+            pipe.set(key, raw, ex=_ex(expire))
+            pipe.publish(key, raw)
+            return
+        async with self.redis.pipeline(transaction=False) as own:
+            own.set(key, raw, ex=_ex(expire))
+            own.publish(key, raw)
+            await own.execute()
+
+    async def send(self, topic: Topic, msg: Any, *, pipe: Pipeline | None = None) -> None:
+        """``PUBLISH`` the message (SEND endpoints)."""
+        key = check(topic, "send", msg)
+        await self._run(pipe, "publish", key, dumps(msg))
+
+    async def raw_send(self, channel: str, data: bytes | str) -> int:
+        """Publish bytes unvalidated (tests, tools)."""
+        return await self.redis.publish(channel, data)
+
+    async def delete(self, topic: Topic, *, pipe: Pipeline | None = None) -> None:
+        """``DEL`` the key."""
+        await self._run(pipe, "delete", check(topic, "delete"))
+
+    async def keys(self, topic: Topic) -> list[str]:
+        """Keys matching the endpoint or pattern, found with ``SCAN`` (never ``KEYS``)."""
+        pattern = check(topic, "keys") if isinstance(topic, EndpointInfo) else str(topic)
+        found = [
+            k.decode() if isinstance(k, bytes) else k async for k in self.redis.scan_iter(pattern, count=1000)
+        ]
+        return sorted(set(found))
+
+    # ------------------------------------------------------------------ lists
+    async def lpush(
+        self,
+        topic: Topic,
+        msg: Any,
+        *,
+        max_size: int | None = None,
+        expire: float | None = None,
+        pipe: Pipeline | None = None,
+    ) -> None:
+        """Push to the head; keep the newest ``max_size`` entries."""
+        await self._push("lpush", topic, msg, max_size, expire, pipe)
+
+    async def rpush(
+        self,
+        topic: Topic,
+        msg: Any,
+        *,
+        max_size: int | None = None,
+        expire: float | None = None,
+        pipe: Pipeline | None = None,
+    ) -> None:
+        """Push to the tail; keep the newest ``max_size`` entries."""
+        await self._push("rpush", topic, msg, max_size, expire, pipe)
+
+    async def _push(
+        self,
+        cmd: str,
+        topic: Topic,
+        msg: Any,
+        max_size: int | None,
+        expire: float | None,
+        pipe: Pipeline | None,
+    ) -> None:
+        key = check(topic, cmd, msg)
+        own = pipe if pipe is not None else self.redis.pipeline(transaction=False)
+        getattr(own, cmd)(key, dumps(msg))
+        if max_size:
+            own.ltrim(key, 0, max_size - 1) if cmd == "lpush" else own.ltrim(key, -max_size, -1)
+        if expire:
+            own.expire(key, _ex(expire))
+        if pipe is None:
+            await own.execute()
+
+    async def lrange(self, topic: Topic, start: int, end: int) -> list[Any]:
+        """Decoded list entries ``start..end`` (inclusive, as LRANGE)."""
+        key = check(topic, "lrange")
+        return [self._decode(raw, key) for raw in await self.redis.lrange(key, start, end)]
+
+    async def llen(self, topic: Topic) -> int:
+        """Length of the list."""
+        return int(await self.redis.llen(check(topic, "llen")))
+
+    async def ltrim(self, topic: Topic, start: int, end: int, *, pipe: Pipeline | None = None) -> None:
+        """Keep only entries ``start..end``."""
+        await self._run(pipe, "ltrim", check(topic, "ltrim"), start, end)
+
+    async def lrem(self, topic: Topic, count: int, msg: Any, *, pipe: Pipeline | None = None) -> None:
+        """Remove ``count`` entries equal to ``msg``."""
+        key = check(topic, "lrem", msg)
+        await self._run(pipe, "lrem", key, count, dumps(msg))
+
+    async def blocking_list_pop(
+        self, topic: Topic, side: Literal["LEFT", "RIGHT"] = "LEFT", timeout_s: float | None = None
+    ) -> Any:
+        """Pop one entry, waiting up to ``timeout_s`` (forever if None); ``None`` on timeout."""
+        key = check(topic, "blocking_list_pop")
+        cmd = self.redis.blpop if side.upper() == "LEFT" else self.redis.brpop
+        result = await cmd([key], timeout=timeout_s or 0)
+        return None if result is None else self._decode(result[1], key)
+
+    # ------------------------------------------------------------------ streams
+    async def xadd(
+        self,
+        topic: Topic,
+        msg_dict: dict[str, Any],
+        *,
+        max_size: int | None = None,
+        expire: float | None = None,
+        approximate: bool = True,
+        pipe: Pipeline | None = None,
+    ) -> Any:
+        """Append an entry (each field value encoded on its own); returns the id unless pipelined."""
+        key = check(topic, "xadd")
+        if isinstance(topic, EndpointInfo):
+            for value in msg_dict.values():
+                check(topic, "xadd", value)
+        fields = {name: dumps(value) for name, value in msg_dict.items()}
+        own = pipe if pipe is not None else self.redis.pipeline(transaction=False)
+        own.xadd(key, fields, maxlen=max_size, approximate=approximate)
+        if expire:
+            own.expire(key, _ex(expire))
+        if pipe is None:
+            result = await own.execute()
+            return result[0].decode() if isinstance(result[0], bytes) else result[0]
+        return None
+
+    async def xrange(
+        self, topic: Topic, min: str = "-", max: str = "+", count: int | None = None
+    ) -> list[dict]:
+        """Entries between ids ``min`` and ``max`` as decoded field dicts."""
+        key = check(topic, "xrange")
+        return [streams.decode_fields(f, key) for _id, f in await self.redis.xrange(key, min, max, count)]
+
+    async def get_last(self, topic: Topic, key: str | None = "data", count: int = 1) -> Any:
+        """The newest entry (or ``count`` newest, oldest first); with ``key`` just that field."""
+        name = check(topic, "get_last")
+        entries = await self.redis.xrevrange(name, count=count)
+        if not entries:
+            return None
+        decoded = [streams.decode_fields(f, name) for _id, f in reversed(entries)]
+        if key is not None:
+            decoded = [d.get(key) for d in decoded]
+        return decoded[0] if count == 1 else decoded
+
+    async def xread(
+        self,
+        topic: Topic,
+        id: str | None = None,
+        count: int | None = None,
+        block: int | None = None,
+        from_start: bool = False,
+    ) -> list[dict] | None:
+        """Stateful read as in BEC: without ``id`` the first call returns only the newest entry
+        (or all with ``from_start``), later calls what came since the previous call."""
+        key = check(topic, "xread")
+        cursor = id or self._stream_cursors.get(key)
+        if cursor is None:
+            if from_start:
+                cursor = "0-0"
+            else:
+                newest = await self.redis.xrevrange(key, count=1)
+                if not newest:
+                    self._stream_cursors[key] = "0-0"
+                    return None
+                entry_id, fields = newest[0]
+                self._stream_cursors[key] = streams._text(entry_id)
+                return [streams.decode_fields(fields, key)]
+        response = await self.redis.xread({key: cursor}, count=count, block=block)
+        if not response:
+            return None
+        entries = response[0][1]
+        self._stream_cursors[key] = streams._text(entries[-1][0])
+        return [streams.decode_fields(f, key) for _id, f in entries]
+
+    async def xack(self, topic: Topic, group: str, *ids: str) -> int:
+        """Acknowledge stream entries read through ``group``."""
+        return int(await self.redis.xack(topic_name(topic), group, *ids))
+
+    def consume(
+        self,
+        topic: Topic,
+        group: str,
+        consumer: str | None = None,
+        *,
+        count: int = 100,
+        claim_pending: bool = True,
+    ) -> AsyncIterator[StreamEntry]:
+        """Read a stream through a consumer group (acknowledged delivery); see :mod:`.streams`."""
+        key = check(topic, "xread")
+        return streams.consume_group(
+            self,
+            key,
+            group,
+            consumer or streams.default_consumer_name(),
+            count=count,
+            claim_pending=claim_pending,
+        )
+
+    # ------------------------------------------------------------------ pipelines
+    def pipeline(self, transaction: bool = False) -> Pipeline:
+        """A pipeline for ``pipe=`` arguments; run it with :meth:`execute_pipeline`."""
+        return self.redis.pipeline(transaction=transaction)
+
+    async def execute_pipeline(self, pipe: Pipeline) -> list[Any]:
+        """Run a pipeline; GET-like results are decoded."""
+        results = await pipe.execute()
+        return [self._decode(r, "pipeline") if isinstance(r, bytes) else r for r in results]
+
+    # ------------------------------------------------------------------ subscriptions
+    def subscribe(
+        self, topic: Topic, *, maxsize: int = DEFAULT_QUEUE_SIZE, overflow: Overflow = "drop_oldest"
+    ) -> Subscription:
+        """An async-iterator subscription: ``async with conn.subscribe(ep) as sub: async for m in sub``."""
+        key = check(topic, "register")
+        return Subscription(self._pubsub, key, "*" in key, maxsize, overflow)
+
+    async def register(
+        self,
+        topic: Topic | Iterable[Topic],
+        cb: Callable[..., Any],
+        *,
+        from_start: bool = False,
+        newest_only: bool = False,
+        maxsize: int = DEFAULT_QUEUE_SIZE,
+        overflow: Overflow = "drop_oldest",
+        **kwargs: Any,
+    ) -> list[CallbackHandle]:
+        """Call ``cb(MessageObject, **kwargs)`` for every message on the endpoint(s).
+
+        STREAM endpoints are followed with XREAD (``from_start`` replays the
+        stream, ``newest_only`` skips to the latest entry). ``cb`` may be a
+        coroutine function. Callbacks run in their own task, never in the reader.
+        """
+        topics = [topic] if isinstance(topic, (EndpointInfo, str)) else list(topic)
+        handles = []
+        for t in topics:
+            is_stream = isinstance(t, EndpointInfo) and t.message_op.name == "STREAM"
+            key = check(t, "register_stream" if is_stream else "register")
+            sub = Subscription(self._pubsub, key, "*" in key and not is_stream, maxsize, overflow)
+            handle = CallbackHandle(sub, cb, kwargs)
+            handle.start(self)
+            if is_stream:
+                task = asyncio.get_running_loop().create_task(
+                    streams.follow_stream(self, key, sub, from_start=from_start, newest_only=newest_only),
+                    name=f"stream:{key}",
+                )
+                self._stream_tasks[id(handle)] = task
+            else:
+                await self._pubsub.add(sub)
+            self._callbacks.append(handle)
+            handles.append(handle)
+        return handles
+
+    async def register_stream(
+        self, topic: Topic, cb: Callable[..., Any], **kwargs: Any
+    ) -> list[CallbackHandle]:
+        """Alias of :meth:`register` for STREAM endpoints (BEC's name)."""
+        return await self.register(topic, cb, **kwargs)
+
+    async def unregister(self, topic: Topic | None = None, cb: Callable[..., Any] | None = None) -> None:
+        """Remove the callbacks on ``topic`` (all, or just ``cb``); release channels nobody uses."""
+        key = topic_name(topic) if topic is not None else None
+        for handle in list(self._callbacks):
+            if (key is None or handle.sub.name == key) and (cb is None or handle.cb == cb):
+                self._callbacks.remove(handle)
+                if handle.task:
+                    handle.task.cancel()
+                task = self._stream_tasks.pop(id(handle), None)
+                if task is not None:
+                    task.cancel()
+                else:
+                    await self._pubsub.remove(handle.sub)
+
+    # ------------------------------------------------------------------ helpers
+    async def _run(self, pipe: Pipeline | None, cmd: str, *args: Any, **kwargs: Any) -> Any:
+        if pipe is not None:
+            getattr(pipe, cmd)(*args, **kwargs)
+            return None
+        try:
+            return await getattr(self.redis, cmd)(*args, **kwargs)
+        except NoPermissionError as exc:
+            raise ConnectorError(
+                f"Redis user {self.username or 'default'!r} may not run {cmd.upper()} on {args[0]!r}: {exc}"
+            ) from None
+
+    def _decode(self, raw: bytes | None, key: str) -> Any:
+        if raw is None:
+            return None
+        try:
+            return loads_message(raw, key)
+        except DecodeError as exc:
+            self.stats.decode_errors += 1
+            log.warning("%s", exc)
+            raise
+
+
+def _ex(expire: float | None) -> int | None:
+    if expire is None:
+        return None
+    return max(1, round(expire))
+
+
+__all__ = ["AsyncRedisConnector", "MessageObject", "RedisError", "normalize_url"]

