@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -49,3 +51,7 @@ def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]
         yield server
     finally:
         server.stop()
+
+
+# Shared sample data lives next to this file (tests/message_samples.py).
+sys.path.insert(0, str(Path(__file__).parent))

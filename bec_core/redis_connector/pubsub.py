@@ -110,8 +110,31 @@ class Subscription:
         return await self._queue.get()
 
 
+class InlineSubscription(Subscription):
+    """A subscription whose plain (non-async) callback is called as each message arrives.
+
+    A plain callback runs on the event loop's thread wherever it is called, so
+    a queue and a task in between would add latency without protecting
+    anything; coroutine callbacks (and the sync facade's thread hand-off) get
+    a queue and a task of their own instead.
+    """
+
+    def __init__(self, *args: Any, cb: Callable[..., Any], kwargs: dict[str, Any], **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.cb, self.kwargs = cb, kwargs
+
+    async def offer(self, item: MessageObject) -> None:
+        try:
+            self.cb(item, **self.kwargs)
+        except Exception as exc:  # a user callback must not kill the subscription
+            stats = self._dispatcher.connector.stats
+            stats.callback_errors += 1
+            stats.note_error(f"callback {self.cb!r} on {item.topic}: {exc!r}")
+            log.exception("callback %r failed on %s", self.cb, item.topic)
+
+
 class CallbackHandle:
-    """A registered callback: a subscription plus the task that feeds the callback."""
+    """A registered callback: a subscription plus (for coroutine callbacks) the task that feeds it."""
 
     def __init__(self, sub: Subscription, cb: Callable[..., Any], kwargs: dict[str, Any]) -> None:
         self.sub, self.cb, self.kwargs = sub, cb, kwargs
@@ -119,6 +142,8 @@ class CallbackHandle:
 
     def start(self, stats_owner: AsyncRedisConnector) -> None:
         """Start the task that calls the callback for each queued message."""
+        if isinstance(self.sub, InlineSubscription):
+            return
         self.task = asyncio.get_running_loop().create_task(
             self._run(stats_owner), name=f"callback:{self.sub.name}:{getattr(self.cb, '__name__', 'cb')}"
         )
