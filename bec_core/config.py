@@ -91,10 +91,10 @@ def normalize_redis_url(value: str) -> str:
         if not parts.hostname:
             raise ValueError(f"URL without a host: {value!r}")
         try:
-            port = parts.port  # urllib raises ValueError for a port that is no number in range
+            _port = parts.port  # urllib raises ValueError for a port that is no number in range
         except ValueError as exc:
             raise ValueError(f"invalid port in {value!r}") from exc
-        if port == 0:
+        if _port == 0:
             raise ValueError(f"invalid port 0 in {value!r}")
     return value
 

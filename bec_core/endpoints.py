@@ -31,7 +31,7 @@ class MessageOp(list, enum.Enum):
     def __str__(self) -> str:
         return f"MessageOp.{self.name}"
 
-    __hash__ = enum.Enum.__hash__
+    __hash__ = enum.Enum.__hash__  # type: ignore[assignment]  # list sets it to None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ def _ep(endpoint: str, message_type: type[BECMessage], op: MessageOp) -> Endpoin
     return EndpointInfo(endpoint, message_type, op)
 
 
-def _sub(value: str | None) -> str:
+def _sub(value: str | int | None) -> str:
     """Substitute an optional key part; ``None`` means every key (a pattern)."""
     return "*" if value is None else str(value)
 

@@ -299,7 +299,7 @@ def _loads(raw: bytes) -> Any:
             # Fast path: only the top-level envelope, no hook needed on every map.
             env = top.get(CODEC_KEY) if isinstance(top, dict) and len(top) == 1 else None
             if isinstance(env, dict) and env.get("encoder_name") == "BECMessage":
-                result = _decode_message(env.get("type_name"), env.get("data"))
+                result = _decode_message(str(env.get("type_name")), env.get("data"))
             else:
                 result = msgpack.unpackb(raw, raw=False, strict_map_key=False, object_hook=_object_hook)
         else:

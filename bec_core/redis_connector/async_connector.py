@@ -100,7 +100,8 @@ class AsyncRedisConnector:
             kwargs["username"] = username
         if password is not None:
             kwargs["password"] = password
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(self.url, **kwargs)
+        # Typed as Any: redis-py 8 declares every reply as a wide union that is no help here.
+        self.redis: Any = aioredis.Redis.from_url(self.url, **kwargs)
         self.stats = ConnectorStats()
         self._pubsub = PubSubDispatcher(self)
         self._callbacks: list[CallbackHandle] = []
@@ -264,7 +265,7 @@ class AsyncRedisConnector:
         if max_size:
             own.ltrim(key, 0, max_size - 1) if cmd == "lpush" else own.ltrim(key, -max_size, -1)
         if expire:
-            own.expire(key, _ex(expire))
+            own.expire(key, max(1, round(expire)))
         if pipe is None:
             await own.execute()
 
@@ -311,11 +312,11 @@ class AsyncRedisConnector:
         if isinstance(topic, EndpointInfo):
             for value in msg_dict.values():
                 check(topic, "xadd", value)
-        fields = {name: dumps(value) for name, value in msg_dict.items()}
+        fields: dict[Any, Any] = {name: dumps(value) for name, value in msg_dict.items()}
         own = pipe if pipe is not None else self.redis.pipeline(transaction=False)
         own.xadd(key, fields, maxlen=max_size, approximate=approximate)
         if expire:
-            own.expire(key, _ex(expire))
+            own.expire(key, max(1, round(expire)))
         if pipe is None:
             result = await own.execute()
             return result[0].decode() if isinstance(result[0], bytes) else result[0]
@@ -334,7 +335,7 @@ class AsyncRedisConnector:
         entries = await self.redis.xrevrange(name, count=count)
         if not entries:
             return None
-        decoded = [streams.decode_fields(f, name) for _id, f in reversed(entries)]
+        decoded: list[Any] = [streams.decode_fields(f, name) for _id, f in reversed(entries)]
         if key is not None:
             decoded = [d.get(key) for d in decoded]
         return decoded[0] if count == 1 else decoded

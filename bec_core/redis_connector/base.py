@@ -115,8 +115,11 @@ def message_time(msg: Any) -> float:
         return float(ts)
     signals = getattr(msg, "signals", None)
     if isinstance(signals, dict):
-        stamps = [s.get("timestamp") for s in signals.values() if isinstance(s, dict)]
-        stamps = [float(t) for t in stamps if isinstance(t, (int, float))]
+        stamps = [
+            float(s["timestamp"])
+            for s in signals.values()
+            if isinstance(s, dict) and isinstance(s.get("timestamp"), (int, float))
+        ]
         if stamps:
             return max(stamps)
     return float("-inf")

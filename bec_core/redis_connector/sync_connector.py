@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import logging
+import queue
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
@@ -20,6 +22,8 @@ from bec_core.redis_connector.async_connector import AsyncRedisConnector
 from bec_core.redis_connector.base import ConnectorStats, MessageObject, Topic
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+CALLBACK_QUEUE_SIZE = 100_000
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -48,9 +52,15 @@ class RedisConnector:
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="bec-connector-loop", daemon=True)
         self._thread.start()
-        self._callbacks = concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix="bec-connector-callbacks"
+        # One callback thread fed by one queue: callbacks of every subscription run in the
+        # order their messages arrived, and never in the reader.
+        self._callback_queue: queue.Queue[tuple[Callable[..., Any], MessageObject, dict] | None] = (
+            queue.Queue(CALLBACK_QUEUE_SIZE)
         )
+        self._callback_thread = threading.Thread(
+            target=self._run_callbacks, name="bec-connector-callbacks", daemon=True
+        )
+        self._callback_thread.start()
         self._closed = False
         self._async: AsyncRedisConnector = self._call(self._make(address, kwargs))
 
@@ -273,13 +283,34 @@ class RedisConnector:
                     await self._async.unregister(handle.sub.name, handle.cb)
 
     def _threaded(self, cb: Callable[..., Any]) -> Callable[..., Any]:
-        executor = self._callbacks
+        """Wrap ``cb`` so the reader only queues the call for the callback thread."""
+        pending = self._callback_queue
 
         @functools.wraps(cb)
-        async def run_in_callback_thread(msg: MessageObject, **kwargs: Any) -> None:
-            await asyncio.get_running_loop().run_in_executor(executor, functools.partial(cb, msg, **kwargs))
+        def hand_to_callback_thread(msg: MessageObject, **kwargs: Any) -> None:
+            try:
+                pending.put_nowait((cb, msg, kwargs))
+            except queue.Full:
+                self._async.stats.dropped += 1
+                if self._async.stats.dropped % 1000 == 1:
+                    log.warning(
+                        "callbacks are not keeping up: %d messages dropped", self._async.stats.dropped
+                    )
 
-        return run_in_callback_thread
+        return hand_to_callback_thread
+
+    def _run_callbacks(self) -> None:
+        while True:
+            item = self._callback_queue.get()
+            if item is None:
+                return
+            cb, msg, kwargs = item
+            try:
+                cb(msg, **kwargs)
+            except Exception as exc:  # a user callback must not stop the others
+                self._async.stats.callback_errors += 1
+                self._async.stats.note_error(f"callback {cb!r} on {msg.topic}: {exc!r}")
+                log.exception("callback %r failed on %s", cb, msg.topic)
 
     # --------------------------------------------------------------- shutdown
     def shutdown(self) -> None:
@@ -293,7 +324,12 @@ class RedisConnector:
         self._closed = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5.0)
-        self._callbacks.shutdown(wait=False, cancel_futures=True)
+        try:
+            self._callback_queue.put_nowait(None)
+        except queue.Full:
+            pass
+        if threading.current_thread() is not self._callback_thread:
+            self._callback_thread.join(timeout=5.0)
 
     close = shutdown
 
