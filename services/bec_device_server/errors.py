@@ -1,0 +1,37 @@
+"""Errors of the device server (all derive from :class:`bec_core.errors.DeviceError`)."""
+
+from __future__ import annotations
+
+from bec_core.errors import ConfigError, DeviceError
+
+
+class InstructionError(DeviceError):
+    """An instruction cannot be executed: unknown action, unknown or disabled device, bad parameters."""
+
+    def __init__(self, message: str, device: str | list[str] | None = None) -> None:
+        super().__init__(message)
+        self.device = device
+
+
+class DeviceActionError(DeviceError):
+    """A device raised or timed out while executing an action; ``device`` names it."""
+
+    def __init__(self, message: str, device: str, exception_type: str = "DeviceError") -> None:
+        super().__init__(message)
+        self.device = device
+        self.exception_type = exception_type
+
+
+class DeviceClassError(ConfigError):
+    """A ``deviceClass`` cannot be resolved or is not allowed."""
+
+
+class RPCError(DeviceError):
+    """A remote procedure call was refused (private or unreachable attribute) or failed."""
+
+
+class SimulatedFailure(RuntimeError):
+    """Raised by the failure-injecting simulated device."""
+
+
+__all__ = ["DeviceActionError", "DeviceClassError", "InstructionError", "RPCError", "SimulatedFailure"]

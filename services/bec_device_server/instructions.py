@@ -1,0 +1,271 @@
+"""The instruction stream of docs/decisions/0001: consume, dispatch, reply, acknowledge.
+
+Entries of ``internal/devices/instructions`` are read through the consumer
+group ``device_server``. Each is handled in its own task; its publications,
+its final reply and its ``XACK`` go out in one pipeline, so an entry is
+acknowledged exactly when its reply is published. The final replies of the
+last 1000 ``device_instr_id``\\ s are kept: a redelivered instruction gets its
+reply again and is not executed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+
+from bec_core.endpoints import MessageEndpoints
+from bec_core.errors import BECError, EncodeError
+from bec_core.messages import DeviceInstructionMessage, DeviceInstructionResponse, ErrorInfo
+from bec_core.redis_connector.base import StreamEntry
+from bec_core.serialization import CODEC_KEY, dumps
+from bec_device_server.actions import default_timeout
+from bec_device_server.devices import describe_exception
+from bec_device_server.errors import DeviceActionError, InstructionError
+from bec_device_server.jobs import Job
+
+if TYPE_CHECKING:
+    from bec_device_server.server import DeviceServer
+
+log = logging.getLogger(__name__)
+
+GROUP = "device_server"
+CACHE_SIZE = 1000
+_STREAM = MessageEndpoints.device_instructions()
+_REPLY_KEY = MessageEndpoints.device_instructions_response().endpoint
+
+
+def error_info(exc: BaseException, device: Any) -> ErrorInfo:
+    """ErrorInfo for an error reply: full text, one line, exception type, device(s)."""
+    if isinstance(exc, BECError):
+        full = compact = str(exc)
+        compact = compact.splitlines()[0] if compact else type(exc).__name__
+    else:
+        full, compact = describe_exception(exc)
+    exc_type = getattr(exc, "exception_type", None) or type(exc).__name__
+    return ErrorInfo(
+        error_message=full,
+        compact_error_message=compact,
+        exception_type=exc_type,
+        device=getattr(exc, "device", None) or device,
+    )
+
+
+class InstructionProcessor:
+    """Consumes the instruction stream and answers every entry exactly once."""
+
+    def __init__(self, server: DeviceServer) -> None:
+        self.server = server
+        self.replies: OrderedDict[str, bytes] = OrderedDict()
+        self.inflight: dict[str, asyncio.Future[bytes]] = {}
+        self.executed = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, consumer: str | None = None) -> None:
+        """Read the stream until cancelled, one task per entry."""
+        connector = self.server.connector
+        async with asyncio.TaskGroup() as group:
+            async for entry in connector.consume(_STREAM, GROUP, consumer):
+                task = group.create_task(self._handle_safely(entry), name=f"instruction:{entry.id}")
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the instructions in progress to send their replies."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=timeout)
+
+    async def _handle_safely(self, entry: StreamEntry) -> None:
+        try:
+            await self.handle(entry)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the loop must survive anything an entry does
+            log.exception("instruction entry %s could not be answered", entry.id)
+
+    async def handle(self, entry: StreamEntry) -> None:
+        """Answer one stream entry (execute it, or repeat the reply of an earlier delivery)."""
+        instr = entry.value
+        if entry.error is not None or not isinstance(instr, DeviceInstructionMessage):
+            await self._reject_undecodable(entry)
+            return
+        instr_id = instr.metadata.get("device_instr_id")
+        if not isinstance(instr_id, str) or not instr_id:
+            await self._finish(
+                entry.id,
+                self._reply(
+                    instr,
+                    "",
+                    error=InstructionError("instruction metadata has no 'device_instr_id'", instr.device),
+                ),
+            )
+            return
+        cached = self.replies.get(instr_id)
+        if cached is None and instr_id in self.inflight:
+            cached = await asyncio.shield(self.inflight[instr_id])
+        if cached is not None:
+            log.info("instruction %s delivered again: repeating its reply", instr_id)
+            await self._finish(entry.id, cached)
+            return
+        fut: asyncio.Future[bytes] = self.server.loop.create_future()
+        self.inflight[instr_id] = fut
+        try:
+            fut.set_result(await self._execute(entry.id, instr, instr_id))
+        finally:
+            if not fut.done():
+                fut.cancel()
+            self.inflight.pop(instr_id, None)
+
+    async def _execute(self, entry_id: str, instr: DeviceInstructionMessage, instr_id: str) -> bytes:
+        server = self.server
+        pipe = server.connector.pipeline()
+        running = None
+        if instr.metadata.get("report_running"):
+            # Not awaited here: the handler must take its device locks before this task yields,
+            # or a later instruction for the same device could overtake it.
+            running = server.spawn(
+                server.connector.raw_send(_REPLY_KEY, self._reply(instr, instr_id, status="running")),
+                f"running:{instr_id}",
+            )
+        handler = server.actions.handlers.get(instr.action)
+        result: Any = None
+        error: BaseException | None = None
+        job: Job | None = None
+        try:
+            if handler is None:
+                raise InstructionError(
+                    f"unknown action {instr.action!r}; known: {', '.join(sorted(server.actions.handlers))}",
+                    instr.device,
+                )
+            timeout = instr.metadata.get("timeout")
+            if timeout is not None and (
+                isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+            ):
+                raise InstructionError(f"metadata 'timeout' must be a positive number, not {timeout!r}")
+            job = Job(instr, pipe, float(timeout or default_timeout(server, instr.action)), server.loop)
+            result = await handler(job)
+            self.executed += 1
+        except asyncio.CancelledError:
+            raise
+        except (InstructionError, DeviceActionError) as exc:
+            error = exc
+        except Exception as exc:
+            log.exception("instruction %s (%s) failed unexpectedly", instr_id, instr.action)
+            error = exc
+        if error is not None:
+            log.info("instruction %s %s on %s: error: %s", instr_id, instr.action, instr.device, error)
+        raw = self._reply(instr, instr_id, result=result, error=error)
+        self._remember(instr_id, raw)
+        if job is not None:
+            job.readings.flush(pipe)
+        if running is not None:
+            await asyncio.gather(running, return_exceptions=True)  # "running" goes out first
+        await self._finish(entry_id, raw, pipe)
+        return raw
+
+    def _reply(
+        self,
+        instr: DeviceInstructionMessage,
+        instr_id: str,
+        *,
+        status: str | None = None,
+        result: Any = None,
+        error: BaseException | None = None,
+    ) -> bytes:
+        reply = DeviceInstructionResponse(
+            device=instr.device,
+            status=status or ("error" if error is not None else "completed"),
+            error_info=error_info(error, instr.device) if error is not None else None,
+            instruction=instr,
+            instruction_id=instr_id,
+            result=result,
+            metadata=instr.metadata,
+        )
+        try:
+            return dumps(reply)
+        except EncodeError as exc:
+            return self._reply(instr, instr_id, error=InstructionError(f"result cannot be encoded: {exc}"))
+
+    def _remember(self, instr_id: str, raw: bytes) -> None:
+        self.replies[instr_id] = raw
+        self.replies.move_to_end(instr_id)
+        while len(self.replies) > CACHE_SIZE:
+            self.replies.popitem(last=False)
+
+    async def _finish(self, entry_id: str, raw: bytes, pipe: Any = None) -> None:
+        """Publish the reply and acknowledge the entry, in one round trip (with ``pipe``'s commands)."""
+        pipe = pipe if pipe is not None else self.server.connector.pipeline()
+        pipe.publish(_REPLY_KEY, raw)
+        pipe.xack(_STREAM.endpoint, GROUP, entry_id)
+        await pipe.execute()
+
+    async def _reject_undecodable(self, entry: StreamEntry) -> None:
+        """Answer an entry that is not a valid instruction, if an id can be recovered; always ack."""
+        reason = (
+            str(entry.error)
+            if entry.error is not None
+            else f"not a DeviceInstructionMessage: {entry.value!r}"
+        )
+        fields = await self._raw_fields(entry.id)
+        instr_id, device, action = _recover(fields)
+        log.warning("instruction entry %s rejected: %s", entry.id, reason[:300])
+        if not instr_id:
+            await self.server.alarm(
+                f"undecodable device instruction (stream entry {entry.id}): {reason}", "DecodeError", None
+            )
+            await self._ack(entry.id)
+            return
+        placeholder = DeviceInstructionMessage(
+            device=device,
+            action="wait",
+            parameter={},
+            metadata={"device_instr_id": instr_id, "rejected_action": action},
+        )
+        what = f"unknown action {action!r}" if action and "action" in reason else "invalid instruction"
+        err = InstructionError(f"{what}: {reason}", device)
+        raw = self._reply(placeholder, instr_id, error=err)
+        self._remember(instr_id, raw)
+        await self._finish(entry.id, raw)
+
+    async def _ack(self, entry_id: str) -> None:
+        await self.server.connector.xack(_STREAM, GROUP, entry_id)
+
+    async def _raw_fields(self, entry_id: str) -> dict[Any, Any]:
+        try:
+            found = await self.server.connector.redis.xrange(_STREAM.endpoint, entry_id, entry_id)
+        except Exception:
+            return {}
+        return found[0][1] if found else {}
+
+
+def _recover(fields: dict[Any, Any]) -> tuple[str | None, str | list[str] | None, str | None]:
+    """Best effort: (device_instr_id, device, action) from the raw bytes of a rejected entry."""
+    raw = fields.get(b"data") or fields.get("data")
+    if not isinstance(raw, bytes):
+        return None, None, None
+    try:
+        top = msgpack.unpackb(raw, raw=False, strict_map_key=False)
+        data = top[CODEC_KEY]["data"]
+        meta = data.get("metadata") or {}
+    except Exception:
+        return None, None, None
+    instr_id = meta.get("device_instr_id") if isinstance(meta, dict) else None
+    device = data.get("device")
+    if not (
+        device is None
+        or isinstance(device, str)
+        or (isinstance(device, list) and all(isinstance(d, str) for d in device))
+    ):
+        device = None
+    action = data.get("action")
+    return (
+        instr_id if isinstance(instr_id, str) else None,
+        device,
+        action if isinstance(action, str) else None,
+    )
+
+
+__all__ = ["GROUP", "InstructionProcessor", "error_info"]

@@ -1,0 +1,312 @@
+"""The device server service: owns every ophyd device, serves the instruction stream.
+
+Start-up builds the enabled devices concurrently in the thread pool, publishes
+``info/devices/config``, each device's info and first readings (one pipeline),
+then follows the instruction stream, scan status, stop requests and config
+requests. Shutdown stops moving devices and unstages staged ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+from bec_core.config import ServiceSettings
+from bec_core.endpoints import MessageEndpoints
+from bec_core.messages import DeviceInfoMessage
+from bec_core.service import Service
+from bec_device_server.actions import Actions
+from bec_device_server.bridge import call
+from bec_device_server.config import DeviceConfig
+from bec_device_server.config_requests import ConfigRequests
+from bec_device_server.devices import Built, DeviceEntry, DeviceManager, describe_exception
+from bec_device_server.errors import InstructionError
+from bec_device_server.instructions import InstructionProcessor
+from bec_device_server.jobs import Job, action_error, raise_combined
+from bec_device_server.publish import (
+    ReadbackThrottle,
+    Readings,
+    queue_alarm,
+    queue_device_config,
+    queue_initial,
+)
+from bec_device_server.scans import ScanHooks
+
+log = logging.getLogger(__name__)
+
+
+class DeviceServer(Service):
+    """The ``DeviceServer`` service (heartbeat name ``DeviceServer``)."""
+
+    name: ClassVar[str] = "DeviceServer"
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        device_configs: dict[str, DeviceConfig] | None = None,
+        *,
+        invalid_devices: dict[str, str] | None = None,
+        consumer: str | None = None,
+    ) -> None:
+        super().__init__(settings)
+        self.device_configs = dict(device_configs or {})
+        self.invalid_devices = dict(invalid_devices or {})
+        self.consumer = consumer
+        self.executor = ThreadPoolExecutor(settings.device_server.max_workers, thread_name_prefix="ophyd")
+        self.devices = DeviceManager(self.executor, settings.device_server.allowed_modules)
+        self.actions = Actions(self)
+        self.instructions = InstructionProcessor(self)
+        self.scans = ScanHooks(self)
+        self.config_requests = ConfigRequests(self)
+        self.ready = asyncio.Event()
+        self._background: set[asyncio.Task[Any]] = set()
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set in setup()
+        self.throttle: ReadbackThrottle = None  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ lifecycle
+    async def setup(self) -> None:
+        """Build and publish the devices, subscribe to scan status, stop and config requests."""
+        self.loop = asyncio.get_running_loop()
+        self.throttle = ReadbackThrottle(
+            self.connector, self.loop, self.settings.device_server.readback_rate_limit_hz, self._read_once
+        )
+        built, failures = await self.devices.build(
+            self.device_configs.values(), self.settings.timeouts.device_action
+        )
+        self.devices.install(entry for entry, _ in built.values())
+        await self.publish_devices(built)
+        for name, exc in failures.items():
+            await self.report_build_failure(name, exc)
+        for name, text in self.invalid_devices.items():
+            await self.alarm(text, "ConfigError", name)
+        log.info(
+            "%d devices ready, %d failed, %d disabled",
+            len(self.devices.enabled()),
+            len(failures) + len(self.invalid_devices),
+            sum(1 for e in self.devices.entries.values() if not e.config.enabled),
+        )
+        await self.connector.register(MessageEndpoints.scan_status(), self.scans.on_scan_status)
+        await self.connector.register(MessageEndpoints.stop_devices(), self.scans.on_stop_devices)
+        await self.connector.register(
+            MessageEndpoints.device_config_request(), self.config_requests.on_request
+        )
+
+    async def main(self) -> None:
+        """Serve the instruction stream until cancelled."""
+        self.ready.set()
+        await self.instructions.run(self.consumer)
+
+    async def shutdown(self) -> None:
+        """Stop moving devices, let running instructions reply, unstage staged devices."""
+        moving = [e for e in self.devices.enabled() if getattr(e.obj, "moving", False)]
+        if moving:
+            log.info("stopping moving devices: %s", ", ".join(e.name for e in moving))
+            await self.scans.stop(moving)
+        await self.instructions.drain(self.settings.timeouts.shutdown / 2)
+        staged = [e for e in self.devices.enabled() if e.staged]
+        if staged:
+            log.info("unstaging: %s", ", ".join(e.name for e in staged))
+            await self.scans.unstage(staged)
+
+    async def run(self) -> int:
+        """Run the service, then release the devices and the thread pool."""
+        try:
+            return await super().run()
+        finally:
+            if self.throttle is not None:
+                await self.throttle.close()
+            for task in list(self._background):
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            for entry in self.devices.entries.values():
+                if self.throttle is not None:
+                    self.throttle.detach(entry)
+            await self.devices.destroy(list(self.devices.entries.values()))
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------ helpers
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """A named background task owned by the server (cancelled at exit)."""
+        task = self.loop.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def resolve(self, names: Iterable[Any] | None, writable: bool = False) -> dict[str, DeviceEntry]:
+        """``{name: entry}`` of usable devices (None: all enabled); an InstructionError names the bad ones."""
+        if names is None:
+            return {e.name: e for e in self.devices.enabled()}
+        out: dict[str, DeviceEntry] = {}
+        problems: list[str] = []
+        bad: list[str] = []
+        for name in names:
+            if not isinstance(name, str) or not name:
+                problems.append(f"invalid device name {name!r}")
+                bad.append(str(name))
+                continue
+            root = name.split(".", 1)[0]
+            entry = self.devices.get(root)
+            if entry is None:
+                problems.append(f"unknown device {root!r}")
+            elif entry.error is not None:
+                problems.append(f"device {root!r} is disabled: it failed to build: {entry.error}")
+            elif not entry.enabled:
+                problems.append(f"device {root!r} is disabled")
+            elif writable and entry.config.readOnly:
+                problems.append(f"device {root!r} is read-only")
+            else:
+                out[name] = entry
+                continue
+            bad.append(root)
+        if problems:
+            raise InstructionError("; ".join(problems), bad[0] if len(bad) == 1 else bad)
+        return out
+
+    async def _read_once(self, entry: DeviceEntry) -> dict[str, Any]:
+        if entry.cheap:
+            signals = dict(entry.obj.read())
+        else:
+            signals = dict(
+                await call(
+                    self.loop,
+                    self.executor,
+                    entry.obj.read,
+                    device=entry.name,
+                    action="read",
+                    timeout=self.settings.timeouts.device_read,
+                )
+            )
+        entry.last_read = signals
+        return signals
+
+    async def read_device(
+        self, entry: DeviceEntry, job: Job, first_error: BaseException | None = None
+    ) -> dict[str, Any]:
+        """Read one device applying its ``onFailure`` policy (retry once / buffer / raise)."""
+        if first_error is None:
+            try:
+                return await self._read_once(entry)
+            except Exception as exc:
+                first_error = exc
+        policy = entry.config.onFailure
+        error = action_error(entry.name, "read", first_error)
+        await self.alarm(f"{error} (onFailure: {policy})", error.exception_type, entry.name, severity=0)
+        if policy == "retry":
+            try:
+                return await self._read_once(entry)
+            except Exception as exc:
+                raise action_error(entry.name, "read", exc) from exc
+        if policy == "buffer" and entry.last_read is not None:
+            return entry.last_read
+        raise error
+
+    async def read_many(self, job: Job, entries: list[DeviceEntry]) -> dict[str, dict[str, Any]]:
+        """Read devices: cheap ones inline on the loop, the others concurrently in the pool."""
+        readings: dict[str, dict[str, Any]] = {}
+        slow: list[tuple[DeviceEntry, BaseException | None]] = []
+        for entry in entries:
+            entry.last_metadata = job.metadata
+            if entry.cheap:
+                try:
+                    readings[entry.name] = entry.last_read = dict(entry.obj.read())
+                    continue
+                except Exception as exc:
+                    slow.append((entry, exc))
+            else:
+                slow.append((entry, None))
+        if slow:
+            results = await asyncio.gather(
+                *(self.read_device(e, job, err) for e, err in slow), return_exceptions=True
+            )
+            raise_combined(
+                [(e.name, r) for (e, _), r in zip(slow, results, strict=True) if isinstance(r, BaseException)]
+            )
+            for (entry, _), result in zip(slow, results, strict=True):
+                readings[entry.name] = result  # type: ignore[assignment]
+        return {e.name: readings[e.name] for e in entries}
+
+    async def alarm(
+        self,
+        message: str,
+        exception_type: str,
+        device: str | list[str] | None,
+        *,
+        severity: int = 1,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """SET+PUBLISH an AlarmMessage on ``user/alarms`` (errors writing it are logged only)."""
+        compact = message.splitlines()[0] if message else exception_type
+        try:
+            pipe = self.connector.pipeline()
+            await queue_alarm(
+                self.connector, pipe, message, compact, exception_type, device, severity, metadata
+            )
+            await pipe.execute()
+        except Exception as exc:
+            log.warning("cannot publish alarm (%s): %s", exc, compact)
+
+    async def report_build_failure(self, name: str, exc: BaseException) -> None:
+        """Alarm and log for a device that could not be built."""
+        full, compact = describe_exception(exc)
+        log.error("device %s failed to build: %s", name, compact)
+        await self.alarm(f"{name}: failed to build: {full}", type(exc).__name__, name)
+
+    async def publish_devices(
+        self, built: dict[str, tuple[DeviceEntry, Built | None]], removed: Iterable[str] = ()
+    ) -> None:
+        """Publish the config, and info plus first readings of the (re)built devices, in one pipeline."""
+        pipe = self.connector.pipeline()
+        readings = Readings()
+        for name in removed:
+            for endpoint in (
+                MessageEndpoints.device_info(name),
+                MessageEndpoints.device_read(name),
+                MessageEndpoints.device_readback(name),
+                MessageEndpoints.device_read_configuration(name),
+                MessageEndpoints.device_limits(name),
+            ):
+                await self.connector.delete(endpoint, pipe=pipe)
+        for entry, result in built.values():
+            if result is not None:
+                await queue_initial(
+                    self.connector,
+                    pipe,
+                    readings,
+                    entry,
+                    result.read,
+                    result.read_configuration,
+                    result.limits,
+                )
+                self.throttle.attach(entry)
+            else:
+                info = placeholder_info(entry)
+                await self.connector.set(
+                    MessageEndpoints.device_info(entry.name),
+                    DeviceInfoMessage(device=entry.name, info=info),
+                    pipe=pipe,
+                )
+        await queue_device_config(self.connector, pipe, self.devices.configs())
+        readings.flush(pipe)
+        await pipe.execute()
+
+
+def placeholder_info(entry: DeviceEntry) -> dict[str, Any]:
+    """The info of a disabled or failed device: empty schema plus why it is not available."""
+    return {
+        "device_base_class": "device",
+        "device_class": entry.config.deviceClass.rsplit(".", 1)[-1],
+        "signals": {},
+        "hints": {"fields": []},
+        "describe": {},
+        "describe_configuration": {},
+        "sub_devices": [],
+        "custom_user_access": {},
+        "enabled": False,
+        "error": entry.error,
+    }
+
+
+__all__ = ["DeviceServer", "placeholder_info"]

@@ -1,0 +1,1 @@
+"""bec-core's scan server: queues scan requests and runs them against the device server."""

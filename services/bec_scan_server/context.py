@@ -1,0 +1,256 @@
+"""The device API a scan procedure runs against (:class:`ScanContext`), and its :class:`Control`.
+
+Each point is ONE ``point`` instruction (set + settle + trigger + min_wait +
+read, all devices concurrently, docs/decisions/0001); its reply carries the
+readings, which go straight to the :class:`~bec_scan_server.publisher.DataPublisher`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bec_core.config import ServiceSettings
+from bec_core.endpoints import MessageEndpoints
+from bec_core.messages import DeviceMessage, ProgressMessage
+from bec_core.redis_connector import AsyncRedisConnector
+from bec_scan_server.instructions import InstructionClient
+from bec_scan_server.publisher import DataPublisher
+from bec_scan_server.queue import QueueItem
+
+log = logging.getLogger(__name__)
+
+
+class Control:
+    """How the queue steers a running item: pause/resume, and stop with an exit status."""
+
+    def __init__(self) -> None:
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self.exit: tuple[str, str] | None = None
+        self.note: str | None = None
+        self.task: asyncio.Task[Any] | None = None
+
+    @property
+    def paused(self) -> bool:
+        """True while a pause is requested."""
+        return not self._resume.is_set()
+
+    def pause(self) -> None:
+        """Hold the item at its next checkpoint (between points)."""
+        self._resume.clear()
+
+    def resume(self) -> None:
+        """Let a paused item go on."""
+        self._resume.set()
+
+    def stop(self, status: str, reason: str, note: str | None = None) -> None:
+        """End the item with ``status`` ("aborted", "halted", "user_completed"); the first request wins."""
+        if self.exit is None:
+            self.exit = (status, reason)
+            self.note = note
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    async def checkpoint(
+        self, on_pause: Callable[[], Awaitable[None]], on_resume: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Return at once unless paused; when paused, report it and wait (the user decides how long)."""
+        if self._resume.is_set():
+            return
+        await on_pause()
+        await self._resume.wait()
+        await on_resume()
+
+
+class ScanContext:
+    """Implements :class:`~bec_scan_server.scans.base.ScanAPI` for one queue item."""
+
+    def __init__(
+        self,
+        item: QueueItem,
+        control: Control,
+        connector: AsyncRedisConnector,
+        instructions: InstructionClient,
+        publisher: DataPublisher,
+        settings: ServiceSettings,
+        on_pause: Callable[[], Awaitable[None]],
+        on_resume: Callable[[], Awaitable[None]],
+        on_report: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.item = item
+        self.control = control
+        self.connector = connector
+        self.instructions = instructions
+        self.publisher = publisher
+        self.settings = settings
+        self._on_pause, self._on_resume, self._on_report = on_pause, on_resume, on_report
+        self.rid = item.rid
+        self.scan_id = item.scan_id
+        self.positions: dict[str, float] = {}
+        self.monitored: list[str] = list(item.readout_priority.get("monitored", []))
+        self.triggered: list[str] = []
+        self.point_id = 0
+        self.max_points = item.scan.num_readouts() if item.is_scan else 0
+        self.background: list[asyncio.Task[Any]] = []
+        self._readbacks: dict[str, dict[str, Any]] = {}
+        self.segment_metadata = {
+            "scan_id": item.scan_id,
+            "scan_type": item.scan.scan_type,
+            "scan_report_devices": item.scan.motors(),
+        }
+
+    # ------------------------------------------------------------------ ScanAPI
+    @property
+    def offsets(self) -> dict[str, float]:
+        """Start positions for a relative scan, empty otherwise."""
+        return self.positions if self.item.scan.relative else {}
+
+    def base_metadata(self) -> dict[str, Any]:
+        """Metadata every instruction of this item carries."""
+        meta: dict[str, Any] = {"RID": self.rid, "queue_id": self.item.queue_id}
+        if self.scan_id is not None:
+            meta["scan_id"] = self.scan_id
+        return meta
+
+    def loop_time(self) -> float:
+        """The event loop's clock."""
+        return asyncio.get_running_loop().time()
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until ``deadline`` (scan timing); a stop cancels it."""
+        delay = deadline - self.loop_time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def point(
+        self, set: dict[str, float] | None = None, from_readback: list[str] | None = None
+    ) -> dict[str, Any]:
+        """One monitored readout in one round trip; published as point ``point_id``."""
+        await self.control.checkpoint(self._on_pause, self._on_resume)
+        scan = self.item.scan
+        moves = dict(set or {})
+        skip = set_of(from_readback)
+        read = [d for d in self.monitored if d not in skip]
+        min_wait = scan.exp_time * scan.frames_per_trigger
+        parameter = {
+            "set": moves,
+            "settling_time": scan.settling_time if moves else 0.0,
+            "trigger": self.triggered,
+            "min_wait": min_wait,
+            "settling_time_after_trigger": scan.settling_time_after_trigger,
+            "read": read,
+        }
+        t = self.settings.timeouts
+        timeout = (
+            (t.device_action if moves else 0.0)
+            + parameter["settling_time"]
+            + (t.device_action if self.triggered else 0.0)
+            + min_wait
+            + scan.settling_time_after_trigger
+            + t.device_read
+        )
+        meta = {**self.base_metadata(), "point_id": self.point_id, "readout_priority": "monitored"}
+        devices = sorted({*moves, *self.triggered, *read})
+        pending = await self.instructions.send(devices, "point", parameter, meta, timeout=timeout)
+        reply = await self.instructions.wait(pending)
+        data = dict(reply.result or {})
+        for device in skip:
+            if device in self._readbacks:
+                data[device] = self._readbacks[device]
+        self.publish_point(data)
+        return data
+
+    def publish_point(self, data: dict[str, Any]) -> None:
+        """Hand a point's readings to the publisher and count it."""
+        point_id = self.point_id
+        self.point_id += 1
+        progress = ProgressMessage(
+            value=self.point_id,
+            max_value=max(self.max_points, self.point_id),
+            done=False,
+            metadata={"scan_id": self.scan_id, "RID": self.rid, "status": "open"},
+        )
+        self.publisher.point(str(self.scan_id), point_id, data, self.segment_metadata, progress)
+
+    async def read(self, devices: list[str]) -> dict[str, Any]:
+        """Read devices (``{device: signals}``), published as device_read by the device server."""
+        if not devices:
+            return {}
+        result = await self.instructions.call(
+            devices, "read", {"return_result": True}, {**self.base_metadata(), "readout_priority": "baseline"}
+        )
+        return dict(result or {})
+
+    async def set(self, values: dict[str, float], wait: bool = True, response: bool = False) -> Any:
+        """One ``set`` for all devices; ``wait=False`` returns a task resolving on arrival."""
+        meta = self.base_metadata()
+        if response:
+            meta["response"] = True
+        pending = await self.instructions.send(list(values), "set", {"values": dict(values)}, meta)
+        if wait:
+            return (await self.instructions.wait(pending)).result
+        task = asyncio.get_running_loop().create_task(
+            self.instructions.wait(pending), name=f"set:{','.join(values)}"
+        )
+        self.background.append(task)
+        return task
+
+    async def rpc(self, device: str, func: str, rpc_id: str, args: list, kwargs: dict) -> Any:
+        """A device method call; the device server writes ``info/devices/rpc/<rpc_id>``."""
+        parameter = {"device": device, "func": func, "rpc_id": rpc_id, "args": args, "kwargs": kwargs}
+        root = device.split(".")[0]
+        return await self.instructions.call(
+            root, "rpc", parameter, {**self.base_metadata(), "response": True}
+        )
+
+    async def report(self, instructions: list[dict[str, Any]]) -> None:
+        """Replace the item's report instructions and publish the queue status."""
+        self.item.report_instructions = instructions
+        await self._on_report()
+
+    def readback(self, device: str) -> dict[str, Any] | None:
+        """The newest readback of a followed device."""
+        return self._readbacks.get(device)
+
+    # ------------------------------------------------------------------ helpers
+    @contextlib.asynccontextmanager
+    async def following(self, devices: list[str]) -> Any:
+        """Keep :meth:`readback` current for ``devices`` while inside the block."""
+        if not devices:
+            yield
+            return
+        subs = [self.connector.subscribe(MessageEndpoints.device_readback(d)) for d in devices]
+        async with contextlib.AsyncExitStack() as stack:
+            for sub in subs:
+                await stack.enter_async_context(sub)
+            for device, msg in zip(
+                devices,
+                await self.connector.mget([MessageEndpoints.device_readback(d) for d in devices]),
+                strict=True,
+            ):
+                if isinstance(msg, DeviceMessage):
+                    self._readbacks[device] = msg.signals
+            tasks = [
+                asyncio.create_task(self._follow(d, s), name=f"readback:{d}")
+                for d, s in zip(devices, subs, strict=True)
+            ]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _follow(self, device: str, sub: Any) -> None:
+        async for msg in sub:
+            if isinstance(msg.value, DeviceMessage):
+                self._readbacks[device] = msg.value.signals
+
+
+def set_of(values: list[str] | None) -> set[str]:
+    """A set from an optional list."""
+    return set(values or [])

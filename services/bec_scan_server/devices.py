@@ -1,0 +1,180 @@
+"""The scan server's view of the devices: config, readout priorities, limits.
+
+The device server publishes the session's devices in ``info/devices/config``
+(an AvailableResourceMessage holding one dict per device) and announces
+changes on ``info/devices/config_update``; limits live in
+``info/devices/limits/<dev>`` (DeviceMessage with signals ``low``/``high``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from bec_core.endpoints import MessageEndpoints
+from bec_core.messages import AvailableResourceMessage, DeviceMessage
+from bec_core.redis_connector import AsyncRedisConnector
+from bec_scan_server.validation import RequestError
+
+log = logging.getLogger(__name__)
+
+PRIORITIES = ("monitored", "baseline", "async", "continuous", "on_request")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEntry:
+    """What the scan server needs to know about one device."""
+
+    name: str
+    enabled: bool = True
+    read_only: bool = False
+    readout_priority: str = "baseline"
+    software_trigger: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> DeviceEntry:
+        """From one entry of ``info/devices/config``."""
+        priority = str(cfg.get("readoutPriority") or "baseline")
+        return cls(
+            name=str(cfg["name"]),
+            enabled=bool(cfg.get("enabled", True)),
+            read_only=bool(cfg.get("readOnly", False)),
+            readout_priority=priority if priority in PRIORITIES else "baseline",
+            software_trigger=bool(cfg.get("softwareTrigger", False)),
+        )
+
+
+def limits_of(msg: DeviceMessage | None) -> tuple[float, float] | None:
+    """``(low, high)`` from a limits message; ``None`` when there are none (absent, or low == high)."""
+    if msg is None:
+        return None
+    try:
+        low = float(msg.signals["low"]["value"])
+        high = float(msg.signals["high"]["value"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if low == high:
+        return None
+    return (low, high) if low < high else (high, low)
+
+
+class DeviceRegistry:
+    """Devices by name, refreshed from Redis when the config changes."""
+
+    def __init__(self, connector: AsyncRedisConnector) -> None:
+        self.connector = connector
+        self.devices: dict[str, DeviceEntry] = {}
+
+    def load(self, msg: AvailableResourceMessage | None) -> None:
+        """Replace the known devices with the content of a config message."""
+        devices: dict[str, DeviceEntry] = {}
+        resource = msg.resource if msg is not None else []
+        if isinstance(resource, dict):
+            resource = [{"name": k, **v} for k, v in resource.items() if isinstance(v, dict)]
+        for cfg in resource if isinstance(resource, list) else []:
+            if isinstance(cfg, dict) and cfg.get("name"):
+                devices[str(cfg["name"])] = DeviceEntry.from_config(cfg)
+        self.devices = devices
+
+    async def refresh(self) -> None:
+        """Read ``info/devices/config`` again."""
+        try:
+            msg = await self.connector.get(MessageEndpoints.device_config())
+        except Exception as exc:  # undecodable config: keep the old view, say so
+            log.error("cannot read the device config: %s", exc)
+            return
+        self.load(msg if isinstance(msg, AvailableResourceMessage) else None)
+        log.info("device config: %d devices", len(self.devices))
+
+    async def start(self) -> None:
+        """Read the config and follow its updates."""
+        await self.connector.register(MessageEndpoints.device_config_update(), self._on_update)
+        await self.refresh()
+
+    async def _on_update(self, _msg: Any) -> None:
+        await self.refresh()
+
+    # ------------------------------------------------------------------ checks
+    async def check_devices(self, names: list[str], movable: list[str]) -> None:
+        """Raise :class:`RequestError` for an unknown or disabled device, or a read-only motor."""
+        if not self.devices or any(n not in self.devices for n in names):
+            await self.refresh()  # the config may have changed without us hearing it
+        for name in names:
+            entry = self.devices.get(name)
+            if entry is None:
+                known = ", ".join(sorted(self.devices)[:20]) or "none"
+                raise RequestError(f"{name}: unknown device (known devices: {known})")
+            if not entry.enabled:
+                raise RequestError(f"{name}: device is disabled")
+            if name in movable and entry.read_only:
+                raise RequestError(f"{name}: device is read-only and cannot be moved")
+
+    async def limits(self, names: list[str]) -> dict[str, tuple[float, float] | None]:
+        """Limits of the devices (one round trip)."""
+        if not names:
+            return {}
+        msgs = await self.connector.mget([MessageEndpoints.device_limits(n) for n in names])
+        return {
+            n: limits_of(m if isinstance(m, DeviceMessage) else None)
+            for n, m in zip(names, msgs, strict=True)
+        }
+
+    async def check_limits(self, targets: dict[str, tuple[float, float]]) -> None:
+        """Raise :class:`RequestError` naming the first target outside its device's limits."""
+        limits = await self.limits(list(targets))
+        for name, (lowest, highest) in targets.items():
+            lim = limits.get(name)
+            if lim is None:
+                continue
+            low, high = lim
+            for target in (lowest, highest):
+                if not low <= target <= high:
+                    raise RequestError(f"{name}: target {target:g} outside limits [{low:g}, {high:g}]")
+
+    async def readbacks(self, names: list[str]) -> dict[str, float]:
+        """Current positions from the cached readbacks (missing ones left out)."""
+        if not names:
+            return {}
+        msgs = await self.connector.mget([MessageEndpoints.device_readback(n) for n in names])
+        out = {}
+        for name, msg in zip(names, msgs, strict=True):
+            value = position_of(name, msg.signals) if isinstance(msg, DeviceMessage) else None
+            if value is not None:
+                out[name] = value
+        return out
+
+    # ------------------------------------------------------------------ readout priority
+    def readout_priority(
+        self, motors: list[str], monitored: list[str] | None = None, on_request: list[str] | None = None
+    ) -> dict[str, list[str]]:
+        """Effective groups of enabled devices: motors and ``monitored`` become monitored."""
+        groups: dict[str, list[str]] = {p: [] for p in PRIORITIES}
+        forced_mon = set(motors) | set(monitored or [])
+        forced_req = set(on_request or []) - forced_mon
+        for name, entry in sorted(self.devices.items()):
+            if not entry.enabled:
+                continue
+            if name in forced_mon:
+                group = "monitored"
+            elif name in forced_req:
+                group = "on_request"
+            else:
+                group = entry.readout_priority
+            groups[group].append(name)
+        return groups
+
+    def software_triggered(self, names: list[str]) -> list[str]:
+        """The devices among ``names`` that get a software trigger."""
+        return [n for n in names if (e := self.devices.get(n)) is not None and e.software_trigger]
+
+
+def position_of(device: str, signals: dict[str, Any]) -> float | None:
+    """A device's position from its readings: the signal named like the device, else the first."""
+    entry = signals.get(device)
+    if entry is None:
+        entry = next((v for k, v in signals.items() if not k.endswith("_setpoint")), None)
+    try:
+        return float(entry["value"]) if entry is not None else None
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -1,0 +1,264 @@
+"""The scan server's side of the instruction protocol (docs/decisions/0001).
+
+Instructions go to the stream ``internal/devices/instructions`` (XADD MAXLEN ~
+10000), each with a fresh ``device_instr_id``; the final reply (``completed``
+or ``error``) arrives on ``internal/devices/instructions_response`` and
+resolves the instruction's future. Every wait has a deadline
+(``timeouts.instruction_reply`` plus the action's own timeout) and ends early
+with :class:`DeviceServerLost` when the device server's heartbeat lapses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from bec_core.config import TimeoutSettings
+from bec_core.endpoints import MessageEndpoints
+from bec_core.errors import DeviceError, RequestTimeoutError
+from bec_core.messages import (
+    BECStatus,
+    DeviceInstructionMessage,
+    DeviceInstructionResponse,
+    ErrorInfo,
+    StatusMessage,
+)
+from bec_core.redis_connector import AsyncRedisConnector
+from bec_core.redis_connector.base import MessageObject
+
+log = logging.getLogger(__name__)
+
+STREAM_MAXLEN = 10_000
+DEVICE_SERVER = "DeviceServer"
+
+
+class InstructionError(DeviceError):
+    """A device server answered an instruction with an error."""
+
+    def __init__(self, text: str, error_info: ErrorInfo) -> None:
+        super().__init__(text)
+        self.error_info = error_info
+
+
+class DeviceServerLost(DeviceError):
+    """The device server's heartbeat lapsed (or it said it stopped) while we waited for it."""
+
+
+class Liveness:
+    """Follows ``user/services/status/DeviceServer``; knows whether the device server is alive."""
+
+    def __init__(self, connector: AsyncRedisConnector, expiry: float) -> None:
+        self.connector = connector
+        self.expiry = expiry
+        self.alive = False
+        self.reason = "the device server has not started"
+        self._lost: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.became_alive = asyncio.Event()
+
+    async def start(self) -> None:
+        """Subscribe to the heartbeat, then look at the current key."""
+        ep = MessageEndpoints.service_status(DEVICE_SERVER)
+        await self.connector.register(ep, self._on_beat)
+        try:
+            msg = await self.connector.get(ep)
+        except Exception:  # an undecodable heartbeat counts as none
+            msg = None
+        if isinstance(msg, StatusMessage) and not self.alive:
+            ttl = await self.connector.redis.pttl(ep.endpoint)
+            self._beat(msg, ttl / 1000 if ttl and ttl > 0 else self.expiry)
+
+    def _on_beat(self, msg: MessageObject) -> None:
+        if isinstance(msg.value, StatusMessage):
+            self._beat(msg.value, self.expiry)
+
+    def _beat(self, msg: StatusMessage, expires_in: float) -> None:
+        if msg.status in (BECStatus.RUNNING, BECStatus.BUSY):
+            self.alive = True
+            self.became_alive.set()
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = asyncio.get_running_loop().call_later(
+                expires_in, self.mark_lost, f"no heartbeat from the device server for {self.expiry:g} s"
+            )
+        else:
+            self.mark_lost(f"the device server reported status {msg.status.name}")
+
+    def mark_lost(self, reason: str) -> None:
+        """Declare the device server gone; every pending wait fails with :class:`DeviceServerLost`."""
+        was_alive = self.alive
+        self.alive = False
+        self.reason = reason
+        self.became_alive.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+        self._lost = None
+        if was_alive:
+            log.error("device server lost: %s", reason)
+
+    def lost_future(self) -> asyncio.Future[None]:
+        """A future that completes when the device server is lost (at once if it is)."""
+        if self._lost is None or self._lost.done():
+            self._lost = asyncio.get_running_loop().create_future()
+            if not self.alive:
+                self._lost.set_result(None)
+        return self._lost
+
+    def close(self) -> None:
+        """Cancel the expiry timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+@dataclass(slots=True)
+class Pending:
+    """An instruction that was sent and whose final reply is awaited."""
+
+    instruction: DeviceInstructionMessage
+    future: asyncio.Future[DeviceInstructionResponse]
+    timeout: float
+    sent_at: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def instr_id(self) -> str:
+        """The instruction's ``device_instr_id``."""
+        return str(self.instruction.metadata["device_instr_id"])
+
+
+def describe(instr: DeviceInstructionMessage) -> str:
+    """``samx: set`` / ``samx, samy: point`` for messages."""
+    dev = instr.device
+    names = ", ".join(dev) if isinstance(dev, list) else (dev or "all devices")
+    if len(names) > 80:
+        names = names[:77] + "..."
+    return f"{names}: {instr.action}"
+
+
+class InstructionClient:
+    """Sends instructions and awaits their replies (with deadlines)."""
+
+    def __init__(self, connector: AsyncRedisConnector, timeouts: TimeoutSettings, liveness: Liveness) -> None:
+        self.connector = connector
+        self.timeouts = timeouts
+        self.liveness = liveness
+        self._pending: dict[str, Pending] = {}
+        self._stream = MessageEndpoints.device_instructions()
+
+    async def start(self) -> None:
+        """Subscribe to the replies (before any instruction is sent)."""
+        await self.connector.register(MessageEndpoints.device_instructions_response(), self._on_reply)
+
+    def _on_reply(self, msg: MessageObject) -> None:
+        values = msg.value if isinstance(msg.value, list) else [msg.value]
+        for reply in values:
+            if not isinstance(reply, DeviceInstructionResponse) or reply.status == "running":
+                continue
+            pending = self._pending.pop(reply.instruction_id, None)
+            if pending is None or pending.future.done():
+                continue
+            if reply.status == "error":
+                info = reply.error_info or ErrorInfo(
+                    error_message="unknown error",
+                    compact_error_message="unknown error",
+                    exception_type="DeviceError",
+                    device=reply.device,
+                )
+                text = info.compact_error_message or info.error_message
+                pending.future.set_exception(
+                    InstructionError(f"{describe(pending.instruction)}: {text}", info)
+                )
+            else:
+                pending.future.set_result(reply)
+
+    def action_timeout(self, action: str) -> float:
+        """The device server's own deadline for an action."""
+        return self.timeouts.device_read if action == "read" else self.timeouts.device_action
+
+    def make(
+        self, device: str | list[str] | None, action: str, parameter: dict[str, Any], metadata: dict[str, Any]
+    ) -> DeviceInstructionMessage:
+        """An instruction with a fresh ``device_instr_id``."""
+        meta = {**metadata, "device_instr_id": str(uuid.uuid4())}
+        return DeviceInstructionMessage(device=device, action=action, parameter=parameter, metadata=meta)  # type: ignore[arg-type]
+
+    async def send(
+        self,
+        device: str | list[str] | None,
+        action: str,
+        parameter: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        pipe: Any = None,
+    ) -> Pending:
+        """Send one instruction; returns the :class:`Pending` to :meth:`wait` on.
+
+        ``timeout`` is the action's own deadline (the device server's default
+        for that action otherwise); the wait adds ``timeouts.instruction_reply``.
+        """
+        instr = self.make(device, action, parameter or {}, metadata or {})
+        action_timeout = timeout if timeout is not None else self.action_timeout(action)
+        if timeout is not None:
+            instr.metadata["timeout"] = timeout
+        loop = asyncio.get_running_loop()
+        pending = Pending(instr, loop.create_future(), action_timeout + self.timeouts.instruction_reply)
+        self._pending[pending.instr_id] = pending
+        pending.sent_at = loop.time()
+        try:
+            await self.connector.xadd(self._stream, {"data": instr}, max_size=STREAM_MAXLEN, pipe=pipe)
+        except BaseException:
+            self._pending.pop(pending.instr_id, None)
+            raise
+        return pending
+
+    async def wait(self, pending: Pending) -> DeviceInstructionResponse:
+        """The final reply; raises InstructionError, DeviceServerLost or RequestTimeoutError."""
+        if pending.future.done():
+            return pending.future.result()
+        lost = self.liveness.lost_future()
+        try:
+            done, _ = await asyncio.wait(
+                {pending.future, lost}, timeout=pending.timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        except asyncio.CancelledError:
+            self.forget(pending)
+            raise
+        if pending.future in done:
+            return pending.future.result()
+        self.forget(pending)
+        if lost in done:
+            raise DeviceServerLost(f"{describe(pending.instruction)}: {self.liveness.reason}")
+        raise RequestTimeoutError(
+            f"{describe(pending.instruction)}: no reply from the device server within {pending.timeout:g} s"
+        )
+
+    def forget(self, pending: Pending) -> None:
+        """Stop waiting for an instruction's reply."""
+        self._pending.pop(pending.instr_id, None)
+        if not pending.future.done():
+            pending.future.cancel()
+
+    async def call(
+        self,
+        device: str | list[str] | None,
+        action: str,
+        parameter: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send and wait; returns the reply's ``result``."""
+        pending = await self.send(device, action, parameter, metadata, timeout=timeout)
+        return (await self.wait(pending)).result
+
+    @property
+    def pending_count(self) -> int:
+        """Instructions awaiting a reply."""
+        return len(self._pending)

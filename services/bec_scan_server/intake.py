@@ -1,0 +1,228 @@
+"""Request intake: scan requests, queue modifications and order changes from clients.
+
+Scan requests arrive on ``personal/<user>/queue/queue_request`` exactly as a
+stock BEC client sends them. They are read as raw bytes (so that even
+undecodable bytes get an alarm), validated against the scan's declaration,
+the devices and their limits, stored in Redis, and answered with a
+``RequestResponseMessage`` on ``info/queue/queue_request_response``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bec_core.endpoints import MessageEndpoints
+from bec_core.errors import DecodeError
+from bec_core.messages import (
+    BECMessage,
+    RequestResponseMessage,
+    ScanQueueMessage,
+    ScanQueueModificationMessage,
+    ScanQueueOrderMessage,
+)
+from bec_core.redis_connector import AsyncRedisConnector
+from bec_core.redis_connector.base import MessageObject
+from bec_core.serialization import loads_message
+from bec_scan_server.devices import DeviceRegistry
+from bec_scan_server.manager import QueueManager
+from bec_scan_server.modifications import modify, reorder
+from bec_scan_server.publisher import MINOR, WARNING, error_info, publish_alarm
+from bec_scan_server.queue import QueueError
+from bec_scan_server.scans import SCANS, ScanBase
+from bec_scan_server.scans.device_rpc import DeviceRPC
+from bec_scan_server.validation import RequestError, build
+
+log = logging.getLogger(__name__)
+
+
+class Intake:
+    """Validates and answers client requests, and feeds the queue manager."""
+
+    def __init__(
+        self,
+        connector: AsyncRedisConnector,
+        registry: DeviceRegistry,
+        manager: QueueManager,
+        scans: dict[str, type[ScanBase]] = SCANS,
+    ) -> None:
+        self.connector = connector
+        self.registry = registry
+        self.manager = manager
+        self.scans = scans
+        self.direct: set[asyncio.Task[Any]] = set()
+        self._pubsub: Any = None
+
+    # ------------------------------------------------------------------ validation
+    async def build(self, request: ScanQueueMessage) -> tuple[ScanBase, dict[str, list[str]]]:
+        """Validate a request; returns the scan and its readout priority, or raises RequestError."""
+        cls = self.scans.get(request.scan_type)
+        if cls is None:
+            offered = ", ".join(sorted(n for n, c in self.scans.items() if not c.is_internal))
+            raise RequestError(f"unknown scan type {request.scan_type!r}; available: {offered}")
+        if not isinstance(request.queue, str) or not request.queue:
+            raise RequestError("the queue name must be a non-empty string")
+        scan = build(cls, request.parameter)
+        motors = scan.motors()
+        extra_mon = _names(scan.bound.client.get("monitored"))
+        on_request = _names(scan.bound.client.get("on_request"))
+        await self.registry.check_devices(
+            list(dict.fromkeys(scan.devices() + extra_mon + on_request)), motors
+        )
+        if scan.relative:
+            offsets = await self.registry.readbacks(motors)
+            targets = {m: t for m, t in scan.targets(offsets).items() if m in offsets}
+        else:
+            targets = scan.targets({})
+        await self.registry.check_limits(targets)
+        return scan, self.registry.readout_priority(motors, extra_mon, on_request)
+
+    async def respond(self, metadata: dict[str, Any], accepted: bool, message: str = "") -> None:
+        """Answer on ``info/queue/queue_request_response`` with the request's metadata (RID)."""
+        await self.connector.send(
+            MessageEndpoints.scan_queue_request_response(),
+            RequestResponseMessage(accepted=accepted, message=message, metadata=dict(metadata)),
+        )
+
+    async def handle_request(self, value: Any, channel: str) -> None:
+        """One decoded value from a request channel."""
+        if not isinstance(value, ScanQueueMessage):
+            text = f"{channel}: expected a ScanQueueMessage, got {type(value).__name__}"
+            meta = value.metadata if isinstance(value, BECMessage) else {}
+            await self._reject(meta, text)
+            return
+        try:
+            scan, readout = await self.build(value)
+        except RequestError as exc:
+            await self._reject(value.metadata, str(exc))
+            return
+        if isinstance(scan, DeviceRPC) and scan.read_only:
+            await self.respond(value.metadata, True)
+            self._run_direct(value, scan, readout)
+            return
+        item = self.manager.new_item(value, scan, readout)
+        await self.manager.store_item(item)
+        await self.respond(value.metadata, True)
+        await self.manager.add(item)
+
+    def _run_direct(self, request: ScanQueueMessage, scan: ScanBase, readout: dict[str, list[str]]) -> None:
+        """Run a read-only RPC now, outside the queue (as BEC does for get/read)."""
+        from bec_scan_server.context import Control
+
+        item = self.manager.new_item(request, scan, readout)
+        task = asyncio.get_running_loop().create_task(
+            self.manager.runner.run(item, Control()), name=f"rpc:{item.rid}"
+        )
+        self.direct.add(task)
+        task.add_done_callback(self.direct.discard)
+
+    async def _reject(self, metadata: dict[str, Any], text: str) -> None:
+        log.warning("request rejected: %s", text)
+        if metadata.get("RID"):
+            await self.respond(metadata, False, text)
+        else:
+            await publish_alarm(self.connector, MINOR, error_info(f"request rejected: {text}"), metadata)
+
+    # ------------------------------------------------------------------ raw request channel
+    async def subscribe_requests(self) -> None:
+        """PSUBSCRIBE ``personal/*/queue/queue_request`` (before the service reports RUNNING)."""
+        self._pubsub = self.connector.redis.pubsub()
+        await self._pubsub.psubscribe(MessageEndpoints.scan_queue_request().endpoint)
+
+    async def listen(self) -> None:
+        """Read the request channels until cancelled, resubscribing when Redis drops."""
+        delay = 0.05
+        while True:
+            try:
+                if self._pubsub is None:
+                    await self.subscribe_requests()
+                    delay = 0.05
+                while True:
+                    raw = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                    if raw is not None and raw.get("type") == "pmessage":
+                        await self._on_raw(_text(raw["channel"]), raw["data"])
+            except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
+                log.warning("request channel: lost Redis (%s); resubscribing", exc)
+                await self._close_pubsub()
+                await asyncio.sleep(delay)  # reconnection back-off
+                delay = min(delay * 2, 2.0)
+            except asyncio.CancelledError:
+                await self._close_pubsub()
+                raise
+
+    async def _close_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            try:
+                await pubsub.aclose()
+            except Exception:  # the connection is gone anyway
+                pass
+
+    async def _on_raw(self, channel: str, data: bytes) -> None:
+        try:
+            value = loads_message(data, channel)
+        except DecodeError as exc:
+            log.warning("%s", exc)
+            await publish_alarm(self.connector, MINOR, error_info(f"undecodable request: {exc}"))
+            return
+        try:
+            await self.handle_request(value, channel)
+        except Exception as exc:  # a bug or Redis trouble must not end the intake
+            log.exception("request on %s failed", channel)
+            meta = value.metadata if isinstance(value, BECMessage) else {}
+            try:
+                await self._reject(meta, f"internal error while handling the request: {exc}")
+            except Exception:
+                pass
+
+    # ------------------------------------------------------------------ modifications, order
+    async def start(self) -> None:
+        """Subscribe to scan requests, modifications and order change requests."""
+        await self.subscribe_requests()
+        await self.connector.register(
+            MessageEndpoints.scan_queue_modification_request(), self._on_modification
+        )
+        await self.connector.register(MessageEndpoints.scan_queue_order_change_request(), self._on_order)
+
+    async def _on_modification(self, msg: MessageObject) -> None:
+        value = msg.value
+        if not isinstance(value, ScanQueueModificationMessage):
+            log.warning("ignored a %s on %s", type(value).__name__, msg.topic)
+            return
+        try:
+            await modify(self.manager, value)
+        except QueueError as exc:
+            log.warning("queue modification rejected: %s", exc)
+            await publish_alarm(self.connector, WARNING, error_info(str(exc)), value.metadata)
+            if value.metadata.get("RID"):
+                await self.respond(value.metadata, False, str(exc))
+            return
+        if value.metadata.get("RID"):
+            await self.respond(value.metadata, True)
+
+    async def _on_order(self, msg: MessageObject) -> None:
+        value = msg.value
+        if not isinstance(value, ScanQueueOrderMessage):
+            return
+        try:
+            await reorder(self.manager, value)
+            response = RequestResponseMessage(accepted=True, message="", metadata=value.metadata)
+        except QueueError as exc:
+            response = RequestResponseMessage(accepted=False, message=str(exc), metadata=value.metadata)
+        await self.connector.send(MessageEndpoints.scan_queue_order_change_response(), response)
+
+
+def _names(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

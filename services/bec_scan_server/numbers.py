@@ -1,0 +1,137 @@
+"""Scan and dataset numbers from an atomic Redis counter.
+
+Clients see ``user/scan_number`` / ``user/dataset_number`` as in BEC 4.3.2:
+``VariableMessage(value={<account>: <last used number>})`` (a client may
+write them to choose the next number). The numbers themselves come from
+internal counters that only grow: one WATCH/MULTI transaction reads the
+counters and the client-visible values, takes ``max(counter, visible) + 1``
+and writes both, so concurrent allocations get distinct numbers, a number is
+never reused, and a crash cannot skip one (nothing is written until EXEC).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import ResponseError, WatchError
+
+from bec_core.endpoints import MessageEndpoints
+from bec_core.messages import VariableMessage
+from bec_core.redis_connector import AsyncRedisConnector
+from bec_core.serialization import dumps, loads
+
+log = logging.getLogger(__name__)
+
+SCAN_COUNTER = "internal/scan_server/scan_number_counter"
+DATASET_COUNTER = "internal/scan_server/dataset_number_counter"
+
+
+@dataclass(frozen=True, slots=True)
+class Numbers:
+    """The numbers given to one scan."""
+
+    scan_number: int
+    dataset_number: int
+
+
+def visible_value(raw: bytes | None, account: str) -> int:
+    """The number stored in a client-visible key (``{account: n}``, or a legacy plain int)."""
+    if raw is None:
+        return 0
+    try:
+        value = loads(raw).value
+    except Exception:  # a client wrote garbage: the counter alone decides
+        return 0
+    if isinstance(value, dict):
+        value = value.get(account, 0)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+class NumberAllocator:
+    """Hands out scan and dataset numbers; see the module docstring."""
+
+    def __init__(self, connector: AsyncRedisConnector) -> None:
+        self.connector = connector
+        self.account = ""
+        self.last_scan_number = 0
+
+    async def start(self) -> None:
+        """Read the account, create the client-visible keys if absent, remember the current number."""
+        await self.refresh_account()
+        redis = self.connector.redis
+        for ep in (MessageEndpoints.scan_number(), MessageEndpoints.dataset_number()):
+            await redis.set(ep.endpoint, dumps(VariableMessage(value={self.account: 0})), nx=True)
+        self.last_scan_number = await self.current_scan_number()
+
+    async def refresh_account(self) -> None:
+        """The active account: the newest entry of ``info/account`` ("" if none)."""
+        try:
+            msg = await self.connector.get_last(MessageEndpoints.account())
+        except Exception as exc:
+            log.warning("cannot read info/account: %s", exc)
+            return
+        value = getattr(msg, "value", None)
+        self.account = value if isinstance(value, str) else ""
+
+    async def current_scan_number(self) -> int:
+        """The last scan number used (or written by a client)."""
+        redis = self.connector.redis
+        counter, raw = await redis.mget(SCAN_COUNTER, MessageEndpoints.scan_number().endpoint)
+        return max(int(counter or 0), visible_value(raw, self.account))
+
+    async def allocate(self, dataset_on_hold: bool = False) -> Numbers:
+        """Next scan number and dataset number (the dataset number stays if ``dataset_on_hold``)."""
+        scan_key = MessageEndpoints.scan_number().endpoint
+        dataset_key = MessageEndpoints.dataset_number().endpoint
+        account = self.account
+        async with self.connector.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(SCAN_COUNTER, DATASET_COUNTER, scan_key, dataset_key)
+                    values: list[Any] = await pipe.mget(SCAN_COUNTER, DATASET_COUNTER, scan_key, dataset_key)
+                    scan = max(int(values[0] or 0), visible_value(values[2], account)) + 1
+                    last_dataset = max(int(values[1] or 0), visible_value(values[3], account))
+                    dataset = max(last_dataset, 1) if dataset_on_hold else last_dataset + 1
+                    pipe.multi()
+                    pipe.set(SCAN_COUNTER, scan)
+                    pipe.set(DATASET_COUNTER, dataset)
+                    pipe.set(scan_key, dumps(VariableMessage(value={account: scan})))
+                    pipe.set(dataset_key, dumps(VariableMessage(value={account: dataset})))
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue  # somebody else allocated or a client wrote: read again
+        self.last_scan_number = max(self.last_scan_number, scan)
+        return Numbers(scan, dataset)
+
+
+async def warn_without_persistence(connector: AsyncRedisConnector) -> bool:
+    """Log a WARNING when Redis keeps nothing on disk (numbers would restart after a Redis restart).
+
+    Returns True when persistence is on or cannot be checked (CONFIG forbidden by ACL).
+    """
+    try:
+        config = {_text(k): _text(v) for k, v in (await connector.redis.config_get("appendonly")).items()}
+        config.update({_text(k): _text(v) for k, v in (await connector.redis.config_get("save")).items()})
+    except ResponseError as exc:  # NOPERM / CONFIG disabled: we cannot tell
+        log.info("cannot check Redis persistence (%s)", exc)
+        return True
+    aof = str(config.get("appendonly", "no")).lower() == "yes"
+    rdb = bool(str(config.get("save", "")).strip())
+    if not aof and not rdb:
+        log.warning(
+            'Redis at %s has no persistence (appendonly no, save ""): scan numbers and the queue '
+            "would be lost if Redis restarts",
+            connector.url,
+        )
+        return False
+    return True
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value

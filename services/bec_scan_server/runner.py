@@ -1,0 +1,322 @@
+"""Runs one queue item: the scan life cycle around the scan's own procedure.
+
+For a scan: numbers → start positions and limits → ``open`` → baseline and
+stage → the procedure (points) → unstage → ``closed``. A stop from the queue
+(abort, halt, user_completed, shutdown) cancels the procedure and ends the
+scan with that status; a device error, a missed deadline or a lost device
+server end it ``aborted`` with reason ``alarm`` and a MAJOR alarm. Requests
+that are not scans (mv, umv, device_rpc) just run their procedure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+
+from bec_core.config import ServiceSettings
+from bec_core.endpoints import MessageEndpoints
+from bec_core.errors import BECError
+from bec_core.messages import DeviceRPCMessage, ProgressMessage, ScanBaselineMessage, ScanStatusMessage
+from bec_core.redis_connector import AsyncRedisConnector
+from bec_core.serialization import dumps
+from bec_scan_server.context import Control, ScanContext
+from bec_scan_server.devices import DeviceRegistry, position_of
+from bec_scan_server.instructions import DeviceServerLost, InstructionClient
+from bec_scan_server.numbers import NumberAllocator
+from bec_scan_server.publisher import MAJOR, DataPublisher, error_info, publish_alarm, publish_scan_status
+from bec_scan_server.queue import QueueItem
+
+log = logging.getLogger(__name__)
+
+#: deadline of the clean-up instructions (stop, unstage) after an interruption
+CLEANUP_TIMEOUT = 5.0
+
+
+class Runner:
+    """Executes queue items against the device server."""
+
+    def __init__(
+        self,
+        connector: AsyncRedisConnector,
+        instructions: InstructionClient,
+        registry: DeviceRegistry,
+        numbers: NumberAllocator,
+        publisher: DataPublisher,
+        settings: ServiceSettings,
+        on_change: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.connector = connector
+        self.instructions = instructions
+        self.registry = registry
+        self.numbers = numbers
+        self.publisher = publisher
+        self.settings = settings
+        self.on_change = on_change
+        self.expiry = settings.scan_server.segment_expiry_s
+
+    async def run(self, item: QueueItem, control: Control) -> bool:
+        """Run ``item`` to its end; True if it completed, False if it stopped or failed."""
+        ctx = ScanContext(
+            item,
+            control,
+            self.connector,
+            self.instructions,
+            self.publisher,
+            self.settings,
+            on_pause=lambda: self._paused(ctx),
+            on_resume=lambda: self._resumed(ctx),
+            on_report=self.on_change,
+        )
+        if item.is_scan:
+            return await self._run_scan(item, control, ctx)
+        return await self._run_request(item, control, ctx)
+
+    # ------------------------------------------------------------------ requests (mv, umv, rpc)
+    async def _run_request(self, item: QueueItem, control: Control, ctx: ScanContext) -> bool:
+        scan = item.scan
+        try:
+            await self._device_server_up()
+            if scan.relative or scan.needs_positions:
+                ctx.positions = await self._positions(ctx, scan.motors())
+                await self.registry.check_limits(scan.targets(ctx.positions))
+            await scan.run(ctx)
+            for task in ctx.background:
+                task.add_done_callback(lambda t, it=item: self._background_done(t, it))
+            return True
+        except asyncio.CancelledError:
+            if control.exit is None:
+                raise
+            _uncancel()
+            motors = item.scan.motors()
+            await self._cleanup(ctx, [], stop=bool(motors), stop_devices=motors)
+            item.reason = "user"
+            return False
+        except Exception as exc:
+            await self._request_failed(item, exc)
+            return False
+
+    def _background_done(self, task: asyncio.Task[Any], item: QueueItem) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        asyncio.get_running_loop().create_task(self._request_failed(item, task.exception()))  # type: ignore[arg-type]
+
+    async def _request_failed(self, item: QueueItem, exc: BaseException) -> None:
+        log.error("%s (RID %s) failed: %s", item.scan.scan_name, item.rid, exc)
+        item.reason = "alarm"
+        if item.scan.scan_name == "device_rpc":
+            await self._rpc_failed(item, exc)
+            return
+        await publish_alarm(self.connector, MAJOR, error_info(exc, item.scan.devices()), {"RID": item.rid})
+
+    async def _rpc_failed(self, item: QueueItem, exc: BaseException) -> None:
+        """Make sure a client polling ``info/devices/rpc/<rpc_id>`` gets an answer."""
+        kw = item.scan.kw
+        info = error_info(exc, kw["device"])
+        msg = DeviceRPCMessage(
+            device=str(kw["device"]),
+            return_val=None,
+            out={
+                "error": info.exception_type,
+                "msg": info.compact_error_message,
+                "traceback": info.error_message,
+            },
+            success=False,
+            metadata={"RID": item.rid},
+        )
+        await self.connector.redis.set(
+            MessageEndpoints.device_rpc(kw["rpc_id"]).endpoint, dumps(msg), ex=1800, nx=True
+        )
+
+    # ------------------------------------------------------------------ scans
+    async def _run_scan(self, item: QueueItem, control: Control, ctx: ScanContext) -> bool:
+        scan = item.scan
+        numbers = await self.numbers.allocate(bool(item.request.metadata.get("dataset_id_on_hold")))
+        item.scan_number, item.dataset_number = numbers.scan_number, numbers.dataset_number
+        await self.on_change()
+        staged: list[str] = []
+        opened = False
+        try:
+            await self._device_server_up()
+            groups = item.readout_priority
+            ctx.triggered = self.registry.software_triggered(groups["monitored"] + groups["async"])
+            if scan.relative or scan.needs_positions:
+                ctx.positions = await self._positions(ctx, scan.motors())
+            await self.registry.check_limits(scan.targets(ctx.positions))
+            await publish_scan_status(self.connector, self.status_msg(ctx, "open"), self.expiry)
+            opened = True
+            staged = groups["monitored"] + groups["baseline"] + groups["async"]
+            baseline, _ = await asyncio.gather(
+                ctx.read(groups["baseline"]),
+                self.instructions.call(staged, "stage", {}, ctx.base_metadata()) if staged else _none(),
+            )
+            if staged:
+                await self.instructions.call(staged, "pre_scan", {}, ctx.base_metadata())
+            self._publish_baseline(ctx, baseline)
+            async with ctx.following(scan.motors() if scan.follow_readback else []):
+                await scan.run(ctx)
+            if staged:
+                await self.instructions.call(staged, "unstage", {}, ctx.base_metadata())
+            await self._finish(ctx, "closed", None)
+            return True
+        except asyncio.CancelledError:
+            if control.exit is None:
+                raise
+            _uncancel()
+            status, reason = control.exit
+            await self._cleanup(ctx, staged, stop=status != "user_completed")
+            item.reason = "user"
+            await self._finish(ctx, status, reason, note=control.note, opened=opened)
+            return False
+        except Exception as exc:
+            log.error("scan %s (%s) failed: %s", item.scan_number, scan.scan_name, exc)
+            item.reason = "alarm"
+            info = error_info(exc, getattr(getattr(exc, "error_info", None), "device", None))
+            await publish_alarm(self.connector, MAJOR, info, {"scan_id": item.scan_id, "RID": item.rid})
+            if not isinstance(exc, DeviceServerLost):
+                await self._cleanup(ctx, staged, stop=True)
+            await self._finish(ctx, "aborted", "alarm", note=info.compact_error_message, opened=opened)
+            return False
+
+    async def _device_server_up(self) -> None:
+        """Wait (at most ``timeouts.instruction_reply``) for a live device server."""
+        liveness = self.instructions.liveness
+        if liveness.alive:
+            return
+        try:
+            await asyncio.wait_for(liveness.became_alive.wait(), self.settings.timeouts.instruction_reply)
+        except TimeoutError:
+            raise DeviceServerLost(f"cannot start: {liveness.reason}") from None
+
+    async def _positions(self, ctx: ScanContext, motors: list[str]) -> dict[str, float]:
+        readings = await ctx.read(motors)
+        out = {}
+        for motor in motors:
+            value = position_of(motor, readings.get(motor, {}))
+            if value is None:
+                raise BECError(f"{motor}: cannot tell its current position from its reading")
+            out[motor] = value
+        return out
+
+    def _publish_baseline(self, ctx: ScanContext, data: dict[str, Any]) -> None:
+        msg = ScanBaselineMessage(scan_id=str(ctx.scan_id), data=data, metadata={"scan_id": ctx.scan_id})
+
+        async def add(pipe: Any) -> None:
+            await self.connector.set_and_publish(MessageEndpoints.scan_baseline(), msg, pipe=pipe)
+            await self.connector.set(
+                MessageEndpoints.public_scan_baseline(ctx.scan_id), msg, expire=self.expiry, pipe=pipe
+            )
+
+        self.publisher.enqueue(add)
+
+    async def _cleanup(
+        self, ctx: ScanContext, staged: list[str], stop: bool, stop_devices: list[str] | None = None
+    ) -> None:
+        """Stop devices (all, or ``stop_devices``) and unstage, each with a short deadline; never raises."""
+        if not self.instructions.liveness.alive:
+            return
+        meta = {**ctx.base_metadata(), "cleanup": True}
+        steps = ([("stop", stop_devices)] if stop else []) + ([("unstage", staged)] if staged else [])
+        for action, devices in steps:
+            try:
+                await self.instructions.call(devices, action, {}, meta, timeout=CLEANUP_TIMEOUT)
+            except Exception as exc:
+                log.error("clean-up %s failed: %s", action, exc)
+
+    async def _finish(
+        self, ctx: ScanContext, status: str, reason: str | None, note: str | None = None, opened: bool = True
+    ) -> None:
+        try:
+            await self.publisher.flush()
+        except TimeoutError:
+            log.error("scan data of scan %s not fully published", ctx.item.scan_number)
+        msg = self.status_msg(ctx, status, reason, note)
+        progress = ProgressMessage(
+            value=ctx.point_id,
+            max_value=max(ctx.point_id, ctx.max_points) if status == "closed" else ctx.max_points,
+            done=True,
+            metadata={"scan_id": ctx.scan_id, "RID": ctx.rid, "status": status},
+        )
+        pipe = self.connector.pipeline()
+        await publish_scan_status(self.connector, msg, self.expiry, pipe=pipe)
+        await self.connector.set_and_publish(MessageEndpoints.scan_progress(), progress, pipe=pipe)
+        await pipe.execute()
+
+    async def _paused(self, ctx: ScanContext) -> None:
+        await publish_scan_status(self.connector, self.status_msg(ctx, "paused"), self.expiry)
+
+    async def _resumed(self, ctx: ScanContext) -> None:
+        await publish_scan_status(self.connector, self.status_msg(ctx, "open"), self.expiry)
+
+    def status_msg(
+        self, ctx: ScanContext, status: str, reason: str | None = None, note: str | None = None
+    ) -> ScanStatusMessage:
+        """The item's ScanStatusMessage for ``status``."""
+        item, scan = ctx.item, ctx.item.scan
+        positions = scan.positions
+        if scan.relative and positions.size:
+            positions = positions + np.array([ctx.positions.get(m, 0.0) for m in scan.motors()])
+        readouts = ctx.point_id if status not in ("open", "paused") else scan.num_readouts()
+        params = scan.scan_parameters()
+        request_inputs = {
+            "arg_bundle": [x for device, values in scan.bound.bundles for x in (device, *values)],
+            "inputs": {a.name: scan.kw.get(a.name) for a in scan.positional},
+            "kwargs": {k: v for k, v in scan.kw.items() if k not in {a.name for a in scan.positional}},
+        }
+        info = {
+            "scan_name": scan.scan_name,
+            "scan_id": item.scan_id,
+            "RID": item.rid,
+            "queue_id": item.queue_id,
+            "scan_number": item.scan_number,
+            "dataset_number": item.dataset_number,
+            "scan_type": scan.scan_type,
+            "num_points": scan.num_points(),
+            "num_monitored_readouts": readouts,
+            "positions": positions.tolist(),
+            "scan_report_devices": scan.motors(),
+            "scan_report_instructions": item.report_instructions,
+            "readout_priority": item.readout_priority,
+            "scan_parameters": params,
+            "request_inputs": request_inputs,
+            "user_metadata": item.request.metadata.get("user_metadata", {}),
+            "monitor_sync": "bec",
+            **params,
+        }
+        if note is not None:
+            info["exit_note"] = note
+        metadata = {**item.request.metadata, "scan_id": item.scan_id, "queue_id": item.queue_id}
+        if note is not None:
+            metadata["exit_note"] = note
+        return ScanStatusMessage(
+            scan_id=item.scan_id,
+            status=status,  # type: ignore[arg-type]
+            reason=reason,  # type: ignore[arg-type]
+            scan_number=item.scan_number,
+            session_id=item.request.metadata.get("session_id"),
+            num_points=scan.num_points(),
+            num_monitored_readouts=readouts,
+            scan_name=scan.scan_name,
+            scan_type=scan.scan_type,
+            dataset_number=item.dataset_number,
+            scan_report_devices=scan.motors(),
+            user_metadata=item.request.metadata.get("user_metadata", {}),
+            readout_priority=item.readout_priority,  # type: ignore[arg-type]
+            scan_parameters=params,
+            request_inputs=request_inputs,  # type: ignore[arg-type]
+            info=info,
+            metadata=metadata,
+        )
+
+
+async def _none() -> None:
+    return None
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()

@@ -1,0 +1,95 @@
+"""The scan server service: wires intake, queue manager, runner and device-server link together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, ClassVar
+
+from bec_core.config import ServiceSettings
+from bec_core.endpoints import MessageEndpoints
+from bec_core.messages import AvailableResourceMessage, VariableMessage
+from bec_core.redis_connector.base import MessageObject
+from bec_core.service import Service
+from bec_scan_server.devices import DeviceRegistry
+from bec_scan_server.instructions import InstructionClient, Liveness
+from bec_scan_server.intake import Intake
+from bec_scan_server.manager import QueueManager
+from bec_scan_server.numbers import NumberAllocator, warn_without_persistence
+from bec_scan_server.publisher import DataPublisher
+from bec_scan_server.runner import Runner
+from bec_scan_server.scans import SCANS, available_scans
+from bec_scan_server.store import QueueStore
+
+log = logging.getLogger(__name__)
+
+
+class ScanServer(Service):
+    """Accepts scan requests, queues them and runs them against the device server."""
+
+    name: ClassVar[str] = "ScanServer"
+    extra_heartbeats: ClassVar[tuple[str, ...]] = ("ScanBundler",)
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        super().__init__(settings)
+        conn = self.connector
+        self.registry = DeviceRegistry(conn)
+        self.liveness = Liveness(conn, settings.timeouts.heartbeat_expiry)
+        self.instructions = InstructionClient(conn, settings.timeouts, self.liveness)
+        self.numbers = NumberAllocator(conn)
+        self.publisher = DataPublisher(conn, settings.scan_server.segment_expiry_s)
+        self.store = QueueStore(conn)
+        self.runner = Runner(
+            conn,
+            self.instructions,
+            self.registry,
+            self.numbers,
+            self.publisher,
+            settings,
+            on_change=self._queue_changed,
+        )
+        self.manager = QueueManager(conn, self.store, self.runner, settings)
+        self.intake = Intake(conn, self.registry, self.manager, SCANS)
+
+    async def _queue_changed(self) -> None:
+        await self.manager.publish_status()
+
+    async def setup(self) -> None:
+        """Check persistence, learn devices and numbers, publish the scans, restore the queue."""
+        await warn_without_persistence(self.connector)
+        await self.registry.start()
+        await self.instructions.start()
+        await self.liveness.start()
+        await self.numbers.start()
+        await self.connector.register(MessageEndpoints.account(), self._on_account)
+        await self.connector.set_and_publish(
+            MessageEndpoints.available_scans(), AvailableResourceMessage(resource=available_scans(SCANS))
+        )
+        await self.manager.restore(self.intake.build)
+        await self.intake.start()
+        self.publisher.start()
+
+    def _on_account(self, msg: MessageObject) -> None:
+        if isinstance(msg.value, VariableMessage) and isinstance(msg.value.value, str):
+            self.numbers.account = msg.value.value
+
+    async def main(self) -> None:
+        """Run the queue workers and the request listener."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.manager.run(), name="queues")
+            group.create_task(self.intake.listen(), name="request-intake")
+
+    async def shutdown(self) -> None:
+        """Halt a running scan (stop devices, unstage), leave queued requests in Redis."""
+        await self.manager.shutdown()
+        try:
+            await self.publisher.close()
+        except Exception as exc:
+            log.error("could not flush scan data at shutdown: %s", exc)
+        self.liveness.close()
+
+    def heartbeat_info(self) -> dict[str, Any]:
+        """Heartbeat info plus queue counters."""
+        info = super().heartbeat_info()
+        info["queues"] = {n: len(q.pending) for n, q in self.manager.queues.items()}
+        return info

@@ -1,0 +1,183 @@
+"""Check a request's ``parameter`` against a scan's declared arguments.
+
+Every error is a :class:`RequestError` whose text a scientist understands
+("line_scan: argument 'steps' must be an int, got 'ten' (str)").
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bec_core.errors import ScanError
+from bec_scan_server.scans.args import CLIENT_KWARGS, Arg
+from bec_scan_server.scans.base import BoundArgs, ScanBase
+
+
+class RequestError(ScanError):
+    """A request that cannot be accepted; the text says why."""
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def coerce(scan: str, arg: Arg, value: Any) -> Any:
+    """Check one value against its declaration; return it in the declared type."""
+    where = f"{scan}: argument {arg.name!r}"
+    if value is None and (arg.nullable or arg.default is None):
+        return None
+    kind = arg.type
+    if kind == "DeviceBase":
+        if not isinstance(value, str) or not value:
+            raise RequestError(f"{where} must be a device, got {_describe(value)}")
+        return value
+    if kind == "float":
+        if not _is_number(value) or not math.isfinite(float(value)):
+            raise RequestError(f"{where} must be a finite number, got {_describe(value)}")
+        value = float(value)
+    elif kind == "int":
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            if _is_number(value) and float(value).is_integer():
+                value = int(value)
+            else:
+                raise RequestError(f"{where} must be an int, got {_describe(value)}")
+        value = int(value)
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            raise RequestError(f"{where} must be True or False, got {_describe(value)}")
+    elif kind == "str":
+        if not isinstance(value, str):
+            raise RequestError(f"{where} must be a string, got {_describe(value)}")
+    elif kind == "dict":
+        if not isinstance(value, Mapping):
+            raise RequestError(f"{where} must be a dict, got {_describe(value)}")
+        value = dict(value)
+    elif kind.startswith("list"):
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise RequestError(f"{where} must be a list, got {_describe(value)}")
+        value = list(value)
+        if kind == "list[float]":
+            bad = [v for v in value if not _is_number(v) or not math.isfinite(float(v))]
+            if bad:
+                raise RequestError(f"{where} must be a list of numbers; {_describe(bad[0])} is not")
+            value = [float(v) for v in value]
+        elif kind == "list[str]" and not all(isinstance(v, str) for v in value):
+            raise RequestError(f"{where} must be a list of strings")
+    _check_bounds(where, arg, value)
+    return value
+
+
+def _check_bounds(where: str, arg: Arg, value: Any) -> None:
+    if not _is_number(value):
+        return
+    if arg.ge is not None and value < arg.ge:
+        raise RequestError(f"{where} must be >= {arg.ge:g}, got {value}")
+    if arg.gt is not None and value <= arg.gt:
+        raise RequestError(f"{where} must be > {arg.gt:g}, got {value}")
+    if arg.le is not None and value > arg.le:
+        raise RequestError(f"{where} must be <= {arg.le:g}, got {value}")
+    if arg.lt is not None and value >= arg.lt:
+        raise RequestError(f"{where} must be < {arg.lt:g}, got {value}")
+
+
+def _bundles(cls: type[ScanBase], args: Any) -> list[tuple[str, list[Any]]]:
+    name, size = cls.scan_name, len(cls.bundle)
+    if isinstance(args, Mapping):
+        raw = [(key, value) for key, value in args.items()]
+    elif isinstance(args, Sequence) and not isinstance(args, (str, bytes)):
+        flat = list(args)
+        if len(flat) % size:
+            raise RequestError(
+                f"{name}: arguments come in groups of {size} "
+                f"({', '.join(a.name for a in cls.bundle)}); got {len(flat)} values"
+            )
+        raw = [(flat[i], flat[i + 1 : i + size]) for i in range(0, len(flat), size)]
+    else:
+        raise RequestError(f"{name}: 'args' must be a list or a dict, got {_describe(args)}")
+    out: list[tuple[str, list[Any]]] = []
+    for key, values in raw:
+        device = coerce(name, cls.bundle[0], key)
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            values = [values]
+        values = list(values)
+        if len(values) != size - 1:
+            expected = ", ".join(a.name for a in cls.bundle[1:])
+            raise RequestError(
+                f"{name}: {device} needs {size - 1} value(s) ({expected}), got {len(values)}: {values!r}"
+            )
+        out.append((device, [coerce(name, a, v) for a, v in zip(cls.bundle[1:], values, strict=True)]))
+    count = len(out)
+    if cls.bundle_min is not None and count < cls.bundle_min:
+        raise RequestError(f"{name}: needs at least {cls.bundle_min} device bundle(s), got {count}")
+    if cls.bundle_max is not None and count > cls.bundle_max:
+        raise RequestError(f"{name}: takes at most {cls.bundle_max} device bundle(s), got {count}")
+    devices = [d for d, _ in out]
+    if len(set(devices)) != len(devices):
+        raise RequestError(f"{name}: a device appears more than once: {devices}")
+    return out
+
+
+def bind(cls: type[ScanBase], parameter: Any) -> BoundArgs:
+    """Bind ``{"args": ..., "kwargs": ...}`` to ``cls``'s declaration; raise :class:`RequestError`."""
+    name = cls.scan_name
+    if not isinstance(parameter, Mapping):
+        raise RequestError(f"{name}: 'parameter' must be a dict with 'args' and 'kwargs'")
+    args = parameter.get("args") or []
+    kwargs = parameter.get("kwargs") or {}
+    if not isinstance(kwargs, Mapping):
+        raise RequestError(f"{name}: 'kwargs' must be a dict, got {_describe(kwargs)}")
+    bound = BoundArgs()
+    if cls.bundle:
+        bound.bundles = _bundles(cls, args)
+        positional_values: list[Any] = []
+    else:
+        if isinstance(args, Mapping) or isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
+            raise RequestError(f"{name}: 'args' must be a list, got {_describe(args)}")
+        positional_values = list(args)
+        if len(positional_values) > len(cls.positional):
+            raise RequestError(
+                f"{name}: takes {len(cls.positional)} positional argument(s) but "
+                f"{len(positional_values)} were given"
+            )
+    declared = {a.name: a for a in cls.all_args()}
+    for arg, value in zip(cls.positional, positional_values, strict=False):
+        if arg.name in kwargs:
+            raise RequestError(f"{name}: got multiple values for argument {arg.name!r}")
+        bound.values[arg.name] = coerce(name, arg, value)
+    for key, value in kwargs.items():
+        if key in CLIENT_KWARGS:
+            bound.client[key] = value
+            continue
+        if key not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise RequestError(f"{name}: unexpected keyword argument {key!r} (known: {known})")
+        bound.values[key] = coerce(name, declared[key], value)
+    missing = [a.name for a in cls.all_args() if a.name not in bound.values and a.required]
+    if missing:
+        raise RequestError(f"{name}: missing required argument(s): {', '.join(repr(m) for m in missing)}")
+    for arg in cls.all_args():
+        bound.values.setdefault(arg.name, copy.copy(arg.default))
+    return bound
+
+
+def build(cls: type[ScanBase], parameter: Any) -> ScanBase:
+    """Bind, instantiate and run the scan's own checks (positions included)."""
+    scan = cls(bind(cls, parameter))
+    try:
+        scan.check()
+        scan.num_points()
+    except (ValueError, TypeError) as exc:
+        text = str(exc)
+        raise RequestError(text if text.startswith(cls.scan_name) else f"{cls.scan_name}: {text}") from None
+    return scan

@@ -1,0 +1,110 @@
+"""Pause, resume, abort, halt, user_completed; bad input; device errors (real processes)."""
+
+from __future__ import annotations
+
+from ss_harness import request, scan_id_of, submit
+
+from bec_core.endpoints import MessageEndpoints
+from bec_core.messages import ScanQueueModificationMessage
+
+
+def modification(action: str, **kwargs) -> ScanQueueModificationMessage:
+    return ScanQueueModificationMessage(action=action, parameter=kwargs.pop("parameter", {}), **kwargs)
+
+
+async def modify(conn, action: str, **kwargs) -> None:
+    await conn.send(MessageEndpoints.scan_queue_modification_request(), modification(action, **kwargs))
+
+
+def slow_scan():
+    # 200 points of at least 10 ms each: long enough to steer, short if something goes wrong
+    return request("line_scan", {"samx": [-5, 5]}, steps=200, exp_time=0.01, relative=False)
+
+
+async def test_pause_resume_abort(conn, rec):
+    msg = slow_scan()
+    assert (await submit(conn, rec, msg)).accepted
+    scan_id = await scan_id_of(rec, msg.metadata["RID"])
+    await rec.wait_for(lambda: len(rec.segments(scan_id)) >= 3, "first points")
+    await modify(conn, "pause")
+    await rec.wait_for(lambda: "paused" in rec.statuses(scan_id), "paused status")
+    held = len(rec.segments(scan_id))
+    queue = await rec.wait_for(
+        lambda: (q := rec.msgs["queue"][-1].queue["primary"]).status == "PAUSED" and q, "queue PAUSED"
+    )
+    assert queue.info[0].status == "PAUSED"
+    await modify(conn, "resume")
+    await rec.wait_for(lambda: rec.statuses(scan_id)[-1] == "open", "open again")
+    await rec.wait_for(lambda: len(rec.segments(scan_id)) > held + 2, "points after resume")
+    await modify(conn, "abort", scan_id=scan_id)
+    await rec.wait_for(lambda: "aborted" in rec.statuses(scan_id), "aborted")
+    aborted = next(m for m in rec.msgs["scan_status"] if m.scan_id == scan_id and m.status == "aborted")
+    assert aborted.reason == "user"
+    assert aborted.num_monitored_readouts == len(rec.segments(scan_id)) < 200
+    ids = [s.point_id for s in rec.segments(scan_id)]
+    assert ids == list(range(len(ids)))
+    await rec.wait_for(lambda: rec.queue_entries(msg.metadata["RID"])[-1].status == "STOPPED", "item STOPPED")
+    await rec.wait_for(lambda: not rec.msgs["queue"][-1].queue["primary"].info, "queue emptied")
+
+
+async def test_halt_and_user_completed(conn, rec):
+    for action, expected in (("halt", "halted"), ("user_completed", "user_completed")):
+        msg = slow_scan()
+        assert (await submit(conn, rec, msg)).accepted
+        scan_id = await scan_id_of(rec, msg.metadata["RID"])
+        await rec.wait_for(lambda sid=scan_id: len(rec.segments(sid)) >= 2, "points")
+        await modify(conn, action)
+        await rec.wait_for(lambda sid=scan_id, e=expected: e in rec.statuses(sid), expected)
+
+
+async def test_bad_requests_are_rejected_precisely(conn, rec):
+    cases = [
+        (request("no_such_scan"), "unknown scan type 'no_such_scan'"),
+        (
+            request("line_scan", {"samx": [0, 80]}, steps=3, relative=False),
+            "samx: target 80 outside limits [-50, 50]",
+        ),
+        (request("line_scan", {"nosuch": [0, 1]}, steps=3, relative=False), "nosuch: unknown device"),
+        (
+            request("line_scan", {"samx": [0, 1]}, steps=3, relative=False, monitored=["disabled_mon"]),
+            "disabled_mon: device is disabled",
+        ),
+        (request("line_scan", {"samx": [0, 1]}, relative=False), "missing required argument(s): 'steps'"),
+        (
+            request("line_scan", {"samx": [0, 1]}, steps=3, relative=False, bogus=1),
+            "unexpected keyword argument",
+        ),
+        (request("line_scan", {"samx": [0, 1]}, steps="3", relative=False), "must be an int"),
+        (request("umv", {"samx": [99]}, relative=False), "samx: target 99 outside limits [-50, 50]"),
+    ]
+    for msg, text in cases:
+        response = await submit(conn, rec, msg)
+        assert not response.accepted
+        assert text in response.message, (text, response.message)
+    # malformed bytes: an alarm, and the server keeps going
+    await conn.raw_send(MessageEndpoints.scan_queue_request("default").endpoint, b"\x93not msgpack at all")
+    alarm = await rec.wait_for(lambda: rec.msgs["alarm"], "alarm for malformed bytes")
+    assert "undecodable" in alarm[-1].info.compact_error_message
+    # a modification for a scan that does not exist
+    await modify(conn, "abort", scan_id="does-not-exist", metadata={"RID": "mod-1"})
+    rejection = await rec.wait_for(lambda: rec.response("mod-1"), "modification rejection")
+    assert not rejection.accepted and "does-not-exist" in rejection.message
+    ok = request("acquire")
+    assert (await submit(conn, rec, ok)).accepted
+    scan_id = await scan_id_of(rec, ok.metadata["RID"])
+    await rec.wait_for(lambda: "closed" in rec.statuses(scan_id), "a good scan still runs")
+
+
+async def test_device_error_aborts_with_alarm(conn, rec):
+    msg = request("line_scan", {"samx": [0, 1]}, steps=3, relative=False, monitored=["failer"])
+    assert (await submit(conn, rec, msg)).accepted
+    scan_id = await scan_id_of(rec, msg.metadata["RID"])
+    await rec.wait_for(lambda: "aborted" in rec.statuses(scan_id), "aborted")
+    aborted = next(m for m in rec.msgs["scan_status"] if m.scan_id == scan_id and m.status == "aborted")
+    assert aborted.reason == "alarm" and "failer" in aborted.info["exit_note"]
+    alarm = next(a for a in rec.msgs["alarm"] if a.metadata.get("scan_id") == scan_id)
+    assert alarm.severity == 2 and "failer" in str(alarm.info.device)
+    after = request("acquire")
+    assert (await submit(conn, rec, after)).accepted
+    after_id = await scan_id_of(rec, after.metadata["RID"])
+    await rec.wait_for(lambda: "closed" in rec.statuses(after_id), "the queue moved on")

@@ -1,0 +1,188 @@
+"""System test: Redis, ``bec-device-server`` (demo devices) and ``bec-scan-server`` from their entry points,
+driven by stock bec_lib 4.3.2 exactly as a stock client drives BEC."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from ss_harness import ROOT, device_server, scan_server
+
+from bec_core.redis_server import RedisServer
+
+pytestmark = pytest.mark.system
+DEADLINE = 30.0
+SERVICES = ("ScanServer", "ScanBundler", "DeviceServer")
+
+
+class Follower:
+    """Collects what stock bec_lib receives (its callbacks run in bec_lib's threads)."""
+
+    def __init__(self) -> None:
+        self.msgs: dict[str, list[Any]] = defaultdict(list)
+        self.cond = threading.Condition()
+
+    def cb(self, msg: Any, name: str) -> None:
+        values = msg.value if isinstance(msg.value, list) else [msg.value]
+        with self.cond:
+            self.msgs[name].extend(values)
+            self.cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
+        with self.cond:
+            result = self.cond.wait_for(predicate, timeout)
+        assert result, f"timed out after {timeout} s waiting for {what}"
+        return result
+
+    def statuses(self, scan_id: str) -> list[str]:
+        return [m.status for m in self.msgs["status"] if m.scan_id == scan_id]
+
+    def points(self, scan_id: str) -> list[int]:
+        return [m.point_id for m in self.msgs["segment"] if m.scan_id == scan_id]
+
+    def response(self, rid: str) -> Any:
+        return next((m for m in self.msgs["response"] if m.metadata.get("RID") == rid), None)
+
+    def scan_id(self, rid: str) -> str | None:
+        for msg in self.msgs["queue"]:
+            for entry in msg.queue["primary"].info:
+                if entry.request_blocks and entry.request_blocks[0].RID == rid:
+                    return entry.scan_id[0]
+        return None
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory, bec_lib_modules):
+    RedisConnector, Endpoints, messages, DeviceBase = bec_lib_modules
+    tmp = tmp_path_factory.mktemp("scan-system")
+    redis = RedisServer(persistence="none", data_dir=tmp, log_file=tmp / "redis.log").start()
+    ds = device_server(redis.url, ROOT / "config" / "devices" / "demo.yaml", tmp).start()
+    ss = scan_server(redis.url, tmp).start()
+    connector = RedisConnector(redis.address if hasattr(redis, "address") else redis.url)
+    follower = Follower()
+    for name, ep in {
+        "status": Endpoints.scan_status(),
+        "segment": Endpoints.scan_segment(),
+        "queue": Endpoints.scan_queue_status(),
+        "response": Endpoints.scan_queue_request_response(),
+        "alarm": Endpoints.alarm(),
+        **{svc: Endpoints.service_status(svc) for svc in SERVICES},
+    }.items():
+        connector.register(ep, cb=follower.cb, name=name)
+    env = {
+        "connector": connector,
+        "follower": follower,
+        "ds": ds,
+        "ss": ss,
+        "E": Endpoints,
+        "messages": messages,
+        "Device": DeviceBase,
+    }
+    try:
+        for svc in SERVICES:
+            current = connector.get(Endpoints.service_status(svc))
+            if current is not None:
+                follower.cb(type("M", (), {"value": current})(), svc)
+            follower.wait_for(lambda s=svc: _running(follower, s), f"{svc} RUNNING")
+        yield env
+    finally:
+        connector.shutdown()
+        env["ss_code"] = ss.stop()
+        ds.stop(signal.SIGKILL)
+        redis.stop()
+
+
+def _running(follower: Follower, name: str) -> bool:
+    return any(m.content["status"].value == 2 for m in follower.msgs[name])
+
+
+def submit(env: dict, scan_type: str, args: Any, **kwargs: Any) -> tuple[str, str]:
+    """Send a request as a stock client does; return (RID, scan_id)."""
+    messages, Device, E = env["messages"], env["Device"], env["E"]
+    if isinstance(args, dict):
+        args = {Device(name=name): values for name, values in args.items()}
+    rid = str(uuid.uuid4())
+    kwargs.setdefault("system_config", {"file_suffix": None, "file_directory": None})
+    msg = messages.ScanQueueMessage(
+        scan_type=scan_type,
+        parameter={"args": args, "kwargs": kwargs},
+        queue="primary",
+        metadata={
+            "file_suffix": None,
+            "file_directory": None,
+            "user_metadata": {},
+            "RID": rid,
+            "client_info": {"acl_user": "default", "username": "tester", "hostname": "here"},
+        },
+    )
+    env["connector"].send(E.scan_queue_request("default"), msg)
+    follower = env["follower"]
+    response = follower.wait_for(lambda: follower.response(rid), f"response to {scan_type}")
+    assert response.accepted, response.message
+    scan_id = follower.wait_for(lambda: follower.scan_id(rid), "queue entry")
+    return rid, scan_id
+
+
+def modify(env: dict, action: str, **kwargs: Any) -> None:
+    msg = env["messages"].ScanQueueModificationMessage(action=action, parameter={}, queue="primary", **kwargs)
+    env["connector"].send(env["E"].scan_queue_modification_request(), msg)
+
+
+def test_line_scan_with_stock_bec_lib(system):
+    f = system["follower"]
+    rid, scan_id = submit(system, "line_scan", {"samx": [-5, 5]}, steps=10, exp_time=0, relative=False)
+    f.wait_for(lambda: "closed" in f.statuses(scan_id), "closed")
+    assert f.statuses(scan_id) == ["open", "closed"]
+    assert f.points(scan_id) == list(range(10))
+    closed = next(m for m in f.msgs["status"] if m.scan_id == scan_id and m.status == "closed")
+    assert closed.num_monitored_readouts == 10 and closed.scan_name == "line_scan"
+    seg = next(m for m in f.msgs["segment"] if m.scan_id == scan_id)
+    assert "samx" in seg.data and len(seg.data) > 5  # the demo's monitored devices
+    entries = [e for m in f.msgs["queue"] for e in m.queue["primary"].info if e.request_blocks[0].RID == rid]
+    assert entries[0].request_blocks[0].report_instructions
+    f.wait_for(
+        lambda: any(
+            e.status == "COMPLETED"
+            for m in f.msgs["queue"]
+            for e in m.queue["primary"].info
+            if e.request_blocks[0].RID == rid
+        ),
+        "COMPLETED",
+    )
+    available = system["connector"].get(system["E"].available_scans())
+    assert {"line_scan", "umv", "device_rpc"} <= set(available.resource)
+
+
+def test_pause_resume_abort_with_stock_bec_lib(system):
+    f = system["follower"]
+    _rid, scan_id = submit(system, "line_scan", {"samx": [-5, 5]}, steps=200, exp_time=0.02, relative=False)
+    f.wait_for(lambda: len(f.points(scan_id)) >= 2, "points")
+    modify(system, "pause")
+    f.wait_for(lambda: "paused" in f.statuses(scan_id), "paused")
+    modify(system, "continue")
+    f.wait_for(lambda: f.statuses(scan_id)[-1] == "open", "open again")
+    modify(system, "abort", scan_id=scan_id)
+    f.wait_for(lambda: "aborted" in f.statuses(scan_id), "aborted")
+    aborted = next(m for m in f.msgs["status"] if m.scan_id == scan_id and m.status == "aborted")
+    assert aborted.reason == "user"
+    assert f.points(scan_id) == list(range(len(f.points(scan_id))))
+    modify(system, "continue")  # an abort with nothing left pauses nothing, but be explicit
+
+
+def test_device_server_killed_mid_scan(system):
+    f = system["follower"]
+    _rid, scan_id = submit(system, "line_scan", {"samx": [-5, 5]}, steps=500, exp_time=0.02, relative=False)
+    f.wait_for(lambda: len(f.points(scan_id)) >= 2, "points")
+    system["ds"].stop(signal.SIGKILL)
+    f.wait_for(lambda: "aborted" in f.statuses(scan_id), "aborted after the device server died")
+    aborted = next(m for m in f.msgs["status"] if m.scan_id == scan_id and m.status == "aborted")
+    assert aborted.reason == "alarm"
+    assert "device server" in aborted.info["exit_note"]
+    alarm = f.wait_for(lambda: [a for a in f.msgs["alarm"] if a.metadata.get("scan_id") == scan_id], "alarm")
+    assert alarm[0].content["severity"] == 2
+    assert system["ss"].stop() == 0  # the scan server stays healthy and stops cleanly
