@@ -19,35 +19,14 @@ import redis.asyncio as aioredis
 
 from bec_core import messages
 from bec_core.endpoints import MessageEndpoints
+from bec_core.messages import examples
 from bec_core.redis_connector import AsyncRedisConnector, new_event_loop
 from bec_core.redis_server import RedisServer
 from bec_core.serialization import dumps, loads
 from bench.common import print_table, summary_us
 
-SCAN_STATUS = dict(
-    scan_id="1234",
-    status="open",
-    scan_number=5,
-    dataset_number=5,
-    num_points=3,
-    scan_name="line_scan",
-    scan_type="software_triggered",
-    readout_priority={
-        "monitored": ["samx", "bpm4i"],
-        "baseline": [],
-        "async": [],
-        "continuous": [],
-        "on_request": [],
-    },
-    scan_parameters={"exp_time": 0.1},
-    info={"scan_number": 5, "positions": [[0.0], [1.0]]},
-    metadata={"RID": "r1"},
-    timestamp=1700000000.0,
-)
-DEVICE_50 = dict(
-    signals={f"bpm{i}": {"value": float(i) * 1.5, "timestamp": 1700000000.0 + i} for i in range(50)},
-    metadata={"point_id": 3, "scan_id": "1234"},
-)
+SCAN_STATUS = examples.SCAN_STATUS
+DEVICE_50 = examples.device_reading(50)
 
 
 def rate(fn: Callable[[], object], seconds: float = 1.0) -> float:

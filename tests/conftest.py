@@ -12,16 +12,20 @@ import redis
 from bec_core.redis_server import RedisServer
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One redis-server without persistence on a free port, for the whole session."""
-    log_dir = tmp_path_factory.mktemp("redis-session")
+def _running_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[RedisServer]:
+    log_dir = tmp_path_factory.mktemp(name)
     server = RedisServer(persistence="none", data_dir=log_dir, log_file=log_dir / "redis.log")
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server without persistence on a free port, for the whole session."""
+    yield from _running_server(tmp_path_factory, "redis-session")
 
 
 @pytest.fixture(scope="session")
@@ -44,13 +48,7 @@ def clean_redis(redis_url: str) -> Iterator[str]:
 @pytest.fixture
 def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A fresh redis-server for this test alone (it may stop and restart it); stopped afterwards."""
-    log_dir = tmp_path_factory.mktemp("redis-own")
-    server = RedisServer(persistence="none", data_dir=log_dir, log_file=log_dir / "redis.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running_server(tmp_path_factory, "redis-own")
 
 
 # Shared sample data lives next to this file (tests/message_samples.py).

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bec_core import messages as ours
+from bec_core.messages import examples
 from bec_core.serialization import dumps, loads
 
 if os.environ.get("CI"):
@@ -19,26 +20,7 @@ from bec_lib.serialization import MsgpackSerialization as TheirCodec
 
 pytestmark = pytest.mark.interop
 
-SCAN_STATUS = dict(
-    scan_id="1234",
-    status="open",
-    scan_number=5,
-    dataset_number=5,
-    num_points=3,
-    scan_name="line_scan",
-    scan_type="software_triggered",
-    readout_priority={
-        "monitored": ["samx", "bpm4i"],
-        "baseline": [],
-        "async": [],
-        "continuous": [],
-        "on_request": [],
-    },
-    scan_parameters={"exp_time": 0.1},
-    info={"scan_number": 5, "positions": [[0.0], [1.0]]},
-    metadata={"RID": "r1"},
-    timestamp=1700000000.0,
-)
+SCAN_STATUS = examples.SCAN_STATUS
 ERROR = dict(
     id="e1",
     error_message="samx: boom",
