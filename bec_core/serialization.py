@@ -145,14 +145,14 @@ def dumps(obj: Any) -> bytes:
         raise
     except (TypeError, ValueError, OverflowError, ormsgpack.MsgpackEncodeError) as exc:
         first = exc
-    # Error path only: msgpack-python calls the same hook and lets its precise error through.
+    # msgpack-python packs what ormsgpack refuses (e.g. a device proxy used as a map key, as in
+    # a stock client's scan arguments) and otherwise lets the hook's precise error through.
     try:
-        msgpack.packb(obj, default=_encode_default, use_bin_type=True)
+        return msgpack.packb(obj, default=_encode_default, use_bin_type=True)
     except EncodeError:
         raise
     except (TypeError, ValueError, OverflowError) as exc:
-        raise EncodeError(f"cannot encode {type(obj).__name__}: {exc}") from None
-    raise EncodeError(f"cannot encode {type(obj).__name__}: {first}")
+        raise EncodeError(f"cannot encode {type(obj).__name__}: {exc} (after: {first})") from None
 
 
 # --------------------------------------------------------------------------- decode

@@ -253,3 +253,22 @@ def test_bec_lib_style_entry_point() -> None:
     assert MsgpackSerialization.loads(MsgpackSerialization.dumps(msg)) == msg
     with pytest.raises(EncodeError):
         MsgpackSerialization.dumps(msg, version=2.0)
+
+
+class _Proxy:
+    """Anything with ``_bec_device_name`` is sent as a DeviceBase envelope (a client's device proxy)."""
+
+    def __init__(self, name: str) -> None:
+        self._bec_device_name = name
+
+    def __hash__(self) -> int:
+        return hash(self._bec_device_name)
+
+
+def test_device_proxy_as_map_key_is_encoded_like_a_stock_client() -> None:
+    request = messages.ScanQueueMessage(
+        scan_type="line_scan", parameter={"args": {_Proxy("samx"): [-5, 5]}, "kwargs": {"relative": False}}
+    )
+    raw = dumps(request)
+    assert b"DeviceBase" in raw and b"_Proxy" in raw
+    assert loads(raw).parameter["args"] == {"samx": [-5, 5]}
