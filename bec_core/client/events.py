@@ -207,7 +207,7 @@ class EventHub:
         predicate: Callable[[], T | None],
         timeout: float | None,
         what: str,
-        on_tick: Callable[[], None] | None = None,
+        on_tick: Callable[[], object] | None = None,
         tick: float = 1.0,
     ) -> T:
         """Wait until ``predicate()`` returns something other than None/False; return it.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from bec_core.client.data import DataView, ScanData
 from bec_core.client.errors import START_HINT, ScanAbortedError, ScanRejectedError, ServerNotRunningError
@@ -218,7 +218,7 @@ class ScanReport:
             return msg
         from bec_core.messages import ScanStatusMessage
 
-        status = "closed" if item.status == "COMPLETED" else "aborted"
+        status: Literal["closed", "aborted"] = "closed" if item.status == "COMPLETED" else "aborted"
         return ScanStatusMessage(
             scan_id=item.scan_id,
             status=status,

@@ -46,12 +46,13 @@ def check_value(value: Any, annotation: Any, where: str, resolve: DeviceResolver
     base, meta = split_annotation(annotation)
     value = _check_type(value, base, where, resolve)
     if meta is not None and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
         for bound, limit in meta.bounds().items():
             ok = {
-                "ge": value >= limit,
-                "gt": value > limit,
-                "le": value <= limit,
-                "lt": value < limit,
+                "ge": number >= limit,
+                "gt": number > limit,
+                "le": number <= limit,
+                "lt": number < limit,
             }[bound]
             if not ok:
                 symbol = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}[bound]
@@ -106,7 +107,7 @@ def _check_type(value: Any, base: Any, where: str, resolve: DeviceResolver) -> A
     if base in (list, tuple) or origin in (list, tuple):
         if isinstance(value, (str, bytes, dict)) or not isinstance(value, (Sequence, *_array_types())):
             raise ScanArgumentError(f"{where} must be a list, got {_show(value)}")
-        items = list(value)
+        items = list(value)  # type: ignore[call-overload]  # a Sequence or a numpy array, checked above
         inner = typing.get_args(base)
         if inner:
             items = [_check_type(v, inner[0], f"{where}[{i}]", resolve) for i, v in enumerate(items)]
