@@ -102,6 +102,10 @@ class ScanContext:
             "scan_type": item.scan.scan_type,
             "scan_report_devices": item.scan.motors(),
         }
+        # per-point constants, built once (the hot path only adds ``point_id``)
+        self._scan_id_text = str(item.scan_id)
+        self._progress_metadata = {"scan_id": item.scan_id, "RID": item.rid, "status": "open"}
+        self._point_metadata = {**self.base_metadata(), "readout_priority": "monitored"}
 
     # ------------------------------------------------------------------ ScanAPI
     @property
@@ -132,13 +136,15 @@ class ScanContext:
         """One monitored readout in one round trip; published as point ``point_id``."""
         await self.control.checkpoint(self._on_pause, self._on_resume)
         scan = self.item.scan
-        moves = dict(set or {})
+        moves = set or {}  # the caller's fresh dict: encoded before this returns, not copied
         skip = set_of(from_readback)
-        read = [d for d in self.monitored if d not in skip]
+        read = [d for d in self.monitored if d not in skip] if skip else self.monitored
+        devices = sorted({*moves, *self.triggered, *read})
         min_wait = scan.exp_time * scan.frames_per_trigger
+        settling = scan.settling_time if moves else 0.0
         parameter = {
             "set": moves,
-            "settling_time": scan.settling_time if moves else 0.0,
+            "settling_time": settling,
             "trigger": self.triggered,
             "min_wait": min_wait,
             "settling_time_after_trigger": scan.settling_time_after_trigger,
@@ -147,20 +153,21 @@ class ScanContext:
         t = self.settings.timeouts
         timeout = (
             (t.device_action if moves else 0.0)
-            + parameter["settling_time"]
+            + settling
             + (t.device_action if self.triggered else 0.0)
             + min_wait
             + scan.settling_time_after_trigger
             + t.device_read
         )
-        meta = {**self.base_metadata(), "point_id": self.point_id, "readout_priority": "monitored"}
-        devices = sorted({*moves, *self.triggered, *read})
+        meta = {**self._point_metadata, "point_id": self.point_id}
         pending = await self.instructions.send(devices, "point", parameter, meta, timeout=timeout)
         reply = await self.instructions.wait(pending)
-        data = dict(reply.result or {})
-        for device in skip:
-            if device in self._readbacks:
-                data[device] = self._readbacks[device]
+        data = reply.result if isinstance(reply.result, dict) else {}
+        if skip:
+            data = dict(data)
+            for device in skip:
+                if device in self._readbacks:
+                    data[device] = self._readbacks[device]
         self.publish_point(data)
         return data
 
@@ -172,9 +179,9 @@ class ScanContext:
             value=self.point_id,
             max_value=max(self.max_points, self.point_id),
             done=False,
-            metadata={"scan_id": self.scan_id, "RID": self.rid, "status": "open"},
+            metadata=self._progress_metadata,
         )
-        self.publisher.point(str(self.scan_id), point_id, data, self.segment_metadata, progress)
+        self.publisher.point(self._scan_id_text, point_id, data, self.segment_metadata, progress)
 
     async def read(self, devices: list[str]) -> dict[str, Any]:
         """Read devices (``{device: signals}``), published as device_read by the device server."""

@@ -4,6 +4,12 @@ The device server publishes the session's devices in ``info/devices/config``
 (an AvailableResourceMessage holding one dict per device) and announces
 changes on ``info/devices/config_update``; limits live in
 ``info/devices/limits/<dev>`` (DeviceMessage with signals ``low``/``high``).
+
+A config change made by a client carries the request's ``RID``: after the
+scan server has refreshed its view it acknowledges with ``LPUSH
+user/services/response/<RID>`` ``ServiceResponseMessage(response={"accepted":
+True, "service": "ScanServer"})`` (EX 100), which a stock client waits for
+(reference 6.7, 9.2).
 """
 
 from __future__ import annotations
@@ -13,13 +19,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from bec_core.endpoints import MessageEndpoints
-from bec_core.messages import AvailableResourceMessage, DeviceMessage
+from bec_core.messages import (
+    AvailableResourceMessage,
+    DeviceConfigMessage,
+    DeviceMessage,
+    ServiceResponseMessage,
+)
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_scan_server.validation import RequestError
 
 log = logging.getLogger(__name__)
 
 PRIORITIES = ("monitored", "baseline", "async", "continuous", "on_request")
+#: how long a config-change acknowledgement stays in ``user/services/response/<RID>`` (as BEC)
+ACK_EXPIRY_S = 100
+SERVICE_NAME = "ScanServer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,23 +91,43 @@ class DeviceRegistry:
                 devices[str(cfg["name"])] = DeviceEntry.from_config(cfg)
         self.devices = devices
 
-    async def refresh(self) -> None:
-        """Read ``info/devices/config`` again."""
+    async def refresh(self) -> str | None:
+        """Read ``info/devices/config`` again; returns None, or why the old view was kept."""
         try:
             msg = await self.connector.get(MessageEndpoints.device_config())
-        except Exception as exc:  # undecodable config: keep the old view, say so
+        except Exception as exc:  # undecodable config (or Redis trouble): keep the old view, say so
             log.error("cannot read the device config: %s", exc)
-            return
+            return f"cannot read the device config: {exc}"
         self.load(msg if isinstance(msg, AvailableResourceMessage) else None)
         log.info("device config: %d devices", len(self.devices))
+        return None
 
     async def start(self) -> None:
         """Read the config and follow its updates."""
         await self.connector.register(MessageEndpoints.device_config_update(), self._on_update)
         await self.refresh()
 
-    async def _on_update(self, _msg: Any) -> None:
-        await self.refresh()
+    async def _on_update(self, msg: Any) -> None:
+        """``info/devices/config_update``: refresh, then acknowledge a client's change (its RID)."""
+        problem = await self.refresh()
+        values = msg.value if isinstance(msg.value, list) else [msg.value]
+        for rid in dict.fromkeys(v.metadata.get("RID") for v in values if isinstance(v, DeviceConfigMessage)):
+            if isinstance(rid, str) and rid:
+                await self.acknowledge(rid, problem)
+
+    async def acknowledge(self, rid: str, problem: str | None = None) -> None:
+        """``LPUSH user/services/response/<rid>`` the ScanServer's acknowledgement (EX 100)."""
+        response: dict[str, Any] = {"accepted": problem is None, "service": SERVICE_NAME}
+        if problem is not None:
+            response["message"] = problem
+        try:
+            await self.connector.lpush(
+                MessageEndpoints.service_response(rid),
+                ServiceResponseMessage(response=response, metadata={"RID": rid}),
+                expire=ACK_EXPIRY_S,
+            )
+        except Exception as exc:  # Redis trouble: the client times out and says so
+            log.error("cannot acknowledge config change %s: %s", rid, exc)
 
     # ------------------------------------------------------------------ checks
     async def check_devices(self, names: list[str], movable: list[str]) -> None:

@@ -95,6 +95,10 @@ class Intake:
             meta = value.metadata if isinstance(value, BECMessage) else {}
             await self._reject(meta, text)
             return
+        problem = acl_mismatch(value, channel)
+        if problem is not None:
+            await self._reject(value.metadata, problem)
+            return
         try:
             scan, readout = await self.build(value)
         except RequestError as exc:
@@ -214,6 +218,26 @@ class Intake:
         except QueueError as exc:
             response = RequestResponseMessage(accepted=False, message=str(exc), metadata=value.metadata)
         await self.connector.send(MessageEndpoints.scan_queue_order_change_response(), response)
+
+
+def channel_user(channel: str) -> str | None:
+    """``alice`` from ``personal/alice/queue/queue_request`` (None for another channel)."""
+    head, tail = "personal/", "/queue/queue_request"
+    if channel.startswith(head) and channel.endswith(tail) and len(channel) > len(head) + len(tail):
+        return channel[len(head) : -len(tail)]
+    return None
+
+
+def acl_mismatch(request: BECMessage, channel: str) -> str | None:
+    """Why a request is refused: ``client_info.acl_user`` is not the channel's user (BEC's ScanGuard)."""
+    client_info = request.metadata.get("client_info")
+    if not isinstance(client_info, dict) or client_info.get("acl_user") is None:
+        return None
+    claimed = client_info["acl_user"]
+    user = channel_user(channel)
+    if user is not None and claimed == user:
+        return None
+    return f"request on {channel} claims acl_user {claimed!r}"
 
 
 def _names(value: Any) -> list[str]:

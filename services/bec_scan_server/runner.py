@@ -1,7 +1,8 @@
 """Runs one queue item: the scan life cycle around the scan's own procedure.
 
 For a scan: numbers → start positions and limits → ``open`` → baseline and
-stage → the procedure (points) → unstage → ``closed``. A stop from the queue
+stage → the procedure (points) → complete (monitored and async devices) →
+unstage → ``closed``. A stop from the queue
 (abort, halt, user_completed, shutdown) cancels the procedure and ends the
 scan with that status; a device error, a missed deadline or a lost device
 server end it ``aborted`` with reason ``alarm`` and a MAJOR alarm. Requests
@@ -158,6 +159,15 @@ class Runner:
             self._publish_baseline(ctx, baseline)
             async with ctx.following(scan.motors() if scan.follow_readback else []):
                 await scan.run(ctx)
+            completing = groups["monitored"] + groups["async"]
+            if completing:  # as BEC's post_scan: complete_all_devices, then unstage
+                await self.instructions.call(
+                    completing,
+                    "complete",
+                    {},
+                    ctx.base_metadata(),
+                    timeout=self.settings.timeouts.device_action,
+                )
             if staged:
                 await self.instructions.call(staged, "unstage", {}, ctx.base_metadata())
             await self._finish(ctx, "closed", None)

@@ -14,9 +14,10 @@ from bec_core.service import Service
 from bec_scan_server.devices import DeviceRegistry
 from bec_scan_server.instructions import InstructionClient, Liveness
 from bec_scan_server.intake import Intake
-from bec_scan_server.manager import QueueManager
+from bec_scan_server.manager import HISTORY_MAX, QueueManager
 from bec_scan_server.numbers import NumberAllocator, warn_without_persistence
 from bec_scan_server.publisher import DataPublisher
+from bec_scan_server.recovery import recover_orphaned_scan
 from bec_scan_server.runner import Runner
 from bec_scan_server.scans import SCANS, available_scans
 from bec_scan_server.store import QueueStore
@@ -55,12 +56,16 @@ class ScanServer(Service):
         await self.manager.publish_status()
 
     async def setup(self) -> None:
-        """Check persistence, learn devices and numbers, publish the scans, restore the queue."""
+        """Check persistence, learn devices and numbers, publish the scans, close an orphaned scan,
+        restore the queue."""
         await warn_without_persistence(self.connector)
         await self.registry.start()
         await self.instructions.start()
         await self.liveness.start()
         await self.numbers.start()
+        await recover_orphaned_scan(
+            self.connector, self.instructions, self.settings.scan_server.segment_expiry_s, HISTORY_MAX
+        )
         await self.connector.register(MessageEndpoints.account(), self._on_account)
         await self.connector.set_and_publish(
             MessageEndpoints.available_scans(), AvailableResourceMessage(resource=available_scans(SCANS))

@@ -52,6 +52,7 @@ class ScanAPI(Protocol):
         """One readout: move (concurrently), settle, trigger, wait, read; publish it as a point.
 
         Devices in ``from_readback`` are not read but taken from their newest readback.
+        The returned readings are the ones being published: read them, do not change them.
         """
         ...
 
@@ -221,14 +222,15 @@ class ScanBase:
     async def run(self, api: ScanAPI) -> None:
         """The scan's procedure; the default is a step scan over :attr:`positions`."""
         motors = self.motors()
-        previous: np.ndarray | None = None
-        for row in self.positions:
-            target = row + np.array([api.offsets.get(m, 0.0) for m in motors]) if self.relative else row
-            moves = {
-                m: float(v)
-                for i, (m, v) in enumerate(zip(motors, target, strict=True))
-                if previous is None or v != previous[i]
-            }
+        positions = self.positions
+        if self.relative:
+            positions = positions + np.array([api.offsets.get(m, 0.0) for m in motors])
+        previous: list[float] | None = None
+        for target in positions.tolist():  # plain floats: no numpy scalars per point
+            if previous is None:
+                moves = dict(zip(motors, target, strict=True))
+            else:
+                moves = {m: v for m, v, p in zip(motors, target, previous, strict=True) if v != p}
             previous = target
             for burst in range(self.burst):
                 await api.point(set=moves if burst == 0 else None)

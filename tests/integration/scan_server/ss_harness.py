@@ -103,6 +103,11 @@ class Recorder:
             await self.conn.register(ep, self._cb, name=name)
         return self
 
+    async def follow_stream(self, name: str, ep: EndpointInfo) -> Recorder:
+        """Record a STREAM endpoint from its first entry (no race with entries added meanwhile)."""
+        await self.conn.register(ep, self._cb, name=name, from_start=True)
+        return self
+
     async def _cb(self, msg: MessageObject, name: str) -> None:
         values = msg.value if isinstance(msg.value, list) else [msg.value]
         async with self._changed:

@@ -6,6 +6,7 @@ import uuid
 
 from ss_harness import request, scan_id_of, submit
 
+from bec_core.config import ServiceSettings
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import ScanQueueModificationMessage
 
@@ -179,7 +180,7 @@ async def test_queue_order_and_cancel_pending(conn, rec):
 async def test_mv_on_a_named_queue_and_lock(conn, rec):
     msg = request("mv", {"samx": [1.0], "samy": [-1.0]}, relative=False, queue="second")
     rid = msg.metadata["RID"]
-    await rec.follow(req_status=MessageEndpoints.device_req_status(rid))
+    await rec.follow_stream("req_status", MessageEndpoints.device_req_status(rid))
     assert (await submit(conn, rec, msg)).accepted
     statuses = await rec.wait_for(
         lambda: len(rec.msgs["req_status"]) >= 2 and rec.msgs["req_status"], "req_status of both motors"
@@ -203,3 +204,33 @@ async def test_mv_on_a_named_queue_and_lock(conn, rec):
         ),
     )
     await rec.wait_for(lambda: "closed" in rec.statuses(scan_id), "scan ran after the lock was released")
+
+
+async def test_complete_after_the_last_point_before_unstage(conn, rec):
+    await rec.follow(replies=MessageEndpoints.device_instructions_response())
+    msg = request("line_scan", {"samx": [0, 1]}, steps=4, relative=False)
+    assert (await submit(conn, rec, msg)).accepted
+    scan_id = await scan_id_of(rec, msg.metadata["RID"])
+    closed = await rec.wait_for(
+        lambda: next(
+            (m for m in rec.msgs["scan_status"] if m.scan_id == scan_id and m.status == "closed"), None
+        ),
+        "scan closed",
+    )
+    entries = await conn.xrange(MessageEndpoints.device_instructions())
+    ours = [e["data"] for e in entries if e["data"].metadata.get("scan_id") == scan_id]
+    actions = [i.action for i in ours]
+    complete = next(i for i in ours if i.action == "complete")
+    # BEC's post_scan order: the points, then complete, then unstage
+    assert actions.index("complete") > max(n for n, a in enumerate(actions) if a == "point")
+    assert actions.index("complete") < actions.index("unstage")
+    groups = closed.readout_priority
+    assert sorted(complete.device) == sorted(groups["monitored"] + groups["async"])
+    assert complete.metadata["timeout"] == ServiceSettings().timeouts.device_action
+    reply = await rec.wait_for(
+        lambda: next(
+            (r for r in rec.msgs["replies"] if r.instruction_id == complete.metadata["device_instr_id"]), None
+        ),
+        "the complete reply",
+    )
+    assert reply.status == "completed"

@@ -103,6 +103,16 @@ def _running(follower: Follower, name: str) -> bool:
 
 def submit(env: dict, scan_type: str, args: Any, **kwargs: Any) -> tuple[str, str]:
     """Send a request as a stock client does; return (RID, scan_id)."""
+    response = send_request(env, scan_type, args, **kwargs)
+    assert response.accepted, response.message
+    rid = response.metadata["RID"]
+    follower = env["follower"]
+    scan_id = follower.wait_for(lambda: follower.scan_id(rid), "queue entry")
+    return rid, scan_id
+
+
+def send_request(env: dict, scan_type: str, args: Any, **kwargs: Any) -> Any:
+    """Send a request as a stock client does; return the RequestResponseMessage."""
     messages, Device, E = env["messages"], env["Device"], env["E"]
     if isinstance(args, dict):
         args = {Device(name=name): values for name, values in args.items()}
@@ -122,10 +132,7 @@ def submit(env: dict, scan_type: str, args: Any, **kwargs: Any) -> tuple[str, st
     )
     env["connector"].send(E.scan_queue_request("default"), msg)
     follower = env["follower"]
-    response = follower.wait_for(lambda: follower.response(rid), f"response to {scan_type}")
-    assert response.accepted, response.message
-    scan_id = follower.wait_for(lambda: follower.scan_id(rid), "queue entry")
-    return rid, scan_id
+    return follower.wait_for(lambda: follower.response(rid), f"response to {scan_type}")
 
 
 def modify(env: dict, action: str, **kwargs: Any) -> None:
@@ -172,6 +179,22 @@ def test_pause_resume_abort_with_stock_bec_lib(system):
     assert aborted.reason == "user"
     assert f.points(scan_id) == list(range(len(f.points(scan_id))))
     modify(system, "continue")  # an abort with nothing left pauses nothing, but be explicit
+
+
+def test_config_change_with_stock_config_helper(system):
+    """``ConfigHelper.send_config_request`` returns only once DeviceServer *and* ScanServer acknowledged."""
+    from bec_lib.config_helper import ConfigHelper
+
+    helper = ConfigHelper(system["connector"])
+    rid = helper.send_config_request("update", {"samx": {"enabled": False}}, timeout_s=DEADLINE)
+    acks = system["connector"].lrange(system["E"].service_response(rid), 0, -1)
+    assert {a.content["response"]["service"] for a in acks} >= {"DeviceServer", "ScanServer"}
+    response = send_request(system, "line_scan", {"samx": [0, 1]}, steps=3, relative=False)
+    assert not response.accepted and "samx: device is disabled" in response.message
+    helper.send_config_request("update", {"samx": {"enabled": True}}, timeout_s=DEADLINE)
+    f = system["follower"]
+    _rid, scan_id = submit(system, "line_scan", {"samx": [0, 1]}, steps=3, relative=False)
+    f.wait_for(lambda: "closed" in f.statuses(scan_id), "a scan on the re-enabled samx")
 
 
 def test_device_server_killed_mid_scan(system):
