@@ -78,12 +78,17 @@ class RedisLogHandler(logging.Handler):
             except RuntimeError:  # loop closed
                 pass
 
-    async def run(self, connector: AsyncRedisConnector, max_batch: int = 200) -> None:
-        """Write queued records until cancelled (one pipeline per batch)."""
+    def wake(self) -> None:
+        """Wake the writer (e.g. to let it see that the service is closing)."""
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def run(self, connector: AsyncRedisConnector, closing: asyncio.Event, max_batch: int = 200) -> None:
+        """Write queued records in batches (one pipeline each) until ``closing`` is set."""
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         endpoint = MessageEndpoints.log()
-        while True:
+        while not closing.is_set():
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
@@ -93,6 +98,6 @@ class RedisLogHandler(logging.Handler):
                         endpoint, {"data": self._pending.popleft()}, max_size=10_000, pipe=pipe
                     )
                 try:
-                    await pipe.execute()
+                    await connector.execute_pipeline(pipe)
                 except Exception:  # Redis away: these lines are lost, stderr still has them
                     break

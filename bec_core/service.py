@@ -52,6 +52,9 @@ class Service:
         self.started_at = time.time()
         self.stop_reason: str | None = None
         self._stop = asyncio.Event()
+        # Set when run() ends: the background loops leave on it. They are not only cancelled,
+        # because redis-py's asyncio Pipeline.execute can swallow a cancellation.
+        self._closing = asyncio.Event()
         self._signals = 0
         self._log_handler = RedisLogHandler(self.name)
 
@@ -103,15 +106,18 @@ class Service:
                 expire=expire or self.settings.timeouts.heartbeat_expiry,
                 pipe=pipe,
             )
-        await pipe.execute()
+        await self.connector.execute_pipeline(pipe)
 
     async def _heartbeat_loop(self) -> None:
-        while True:
+        while not self._closing.is_set():
             try:
                 await self.publish_status()
             except Exception as exc:  # Redis away: the key expires, we retry next beat
                 log.debug("heartbeat failed: %s", exc)
-            await asyncio.sleep(self.settings.timeouts.heartbeat_interval)
+            try:
+                await asyncio.wait_for(self._closing.wait(), self.settings.timeouts.heartbeat_interval)
+            except TimeoutError:
+                pass
 
     def _on_signal(self, signum: int) -> None:
         self._signals += 1
@@ -142,7 +148,9 @@ class Service:
         background: list[asyncio.Task[None]] = []
         try:
             self.status = BECStatus.BUSY
-            background.append(asyncio.create_task(self._log_handler.run(self.connector), name="log-writer"))
+            background.append(
+                asyncio.create_task(self._log_handler.run(self.connector, self._closing), name="log-writer")
+            )
             await self.publish_status()
             await self.setup()
             background.append(asyncio.create_task(self._heartbeat_loop(), name="heartbeat"))
@@ -166,9 +174,13 @@ class Service:
             log.exception("%s crashed", self.name)
             code = 1
         finally:
+            self._closing.set()
+            self._log_handler.wake()
             for task in background:
                 task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            _, stuck = await asyncio.wait(background, timeout=2.0) if background else ((), ())
+            for task in stuck:
+                log.warning("%s: background task %s did not stop", self.name, task.get_name())
             try:
                 await asyncio.wait_for(
                     self.publish_status(

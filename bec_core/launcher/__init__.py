@@ -9,7 +9,7 @@ set. PID files, logs and the embedded Redis's data live in one state directory
 
 Modules: :mod:`.cli` (argument parsing), :mod:`.launcher` (start/stop),
 :mod:`.foreground` (``--foreground``), :mod:`.health` (status/check),
-:mod:`.heartbeats`, :mod:`.redis_setup`, :mod:`.specs`, :mod:`.state`, :mod:`.procs`.
+:mod:`.heartbeats`, :mod:`.diagnose`, :mod:`.redis_setup`, :mod:`.specs`, :mod:`.state`, :mod:`.procs`.
 """
 
 from __future__ import annotations

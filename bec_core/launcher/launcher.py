@@ -20,6 +20,7 @@ from pathlib import Path
 from bec_core.config import ServiceSettings
 from bec_core.errors import BECError, ConfigError, ConnectorError, RedisServerError
 from bec_core.launcher import heartbeats
+from bec_core.launcher.diagnose import redis_hint, reported_errors
 from bec_core.launcher.procs import is_alive, stop_processes, tail
 from bec_core.launcher.redis_setup import EmbeddedRedis, RedisTarget, check_credentials, probe, start_embedded
 from bec_core.launcher.specs import SERVICES, ServiceSpec, default_device_config, resolve_command
@@ -254,13 +255,17 @@ async def wait_up(
         what = f"{culprit.key} exited with status {code} during start"
     else:
         missing = {n for n in expected if (b := seen.get(n)) is None or not b.running}
-        states = "; ".join(
-            f"{n}: {seen[n].status.name if seen.get(n) else 'no heartbeat'}" for n in sorted(missing)
-        )
+        states = "; ".join(f"{n}: {_state_name(seen.get(n))}" for n in sorted(missing))
         what = f"not RUNNING within {opts.timeout:g} s ({states})"
         culprit = next(by_key[s.key] for s in opts.specs if missing & set(s.heartbeats))
-    log_tail = tail(culprit.log, start=culprit.log_offset)
-    return f"{what}\n--- last lines of {culprit.log} ---\n{log_tail or '(empty)'}"
+    log_tail = tail(culprit.log, lines=40, start=culprit.log_offset)
+    hint = redis_hint(log_tail, opts.settings.redis.connection_kwargs().get("username") or "default")
+    shown = "\n".join(log_tail.splitlines()[-15:])
+    return f"{what}{hint}\n--- last lines of {culprit.log} ---\n{shown or '(empty)'}"
+
+
+def _state_name(beat: heartbeats.Heartbeat | None) -> str:
+    return beat.status.name if beat is not None else "no heartbeat"
 
 
 def _exit_status(item: Started) -> int | None:
@@ -326,6 +331,9 @@ def start(opts: LaunchOptions, say: Say = print) -> list[Started]:
         opts.state.redis_url_file.write_text(opts.target.url + "\n")
     for item in started:
         say(f"{item.key:<14} pid {item.pid:<8} RUNNING  log {item.log}")
+    for item in started:
+        for line in reported_errors(item.log, item.log_offset):
+            say(f"warning: {item.key} reported: {line}")
     if embedded is not None:
         started.insert(0, Started(REDIS_KEY, embedded.pid, opts.state.log_file(REDIS_KEY), embedded.url))
     return started

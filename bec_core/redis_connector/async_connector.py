@@ -400,8 +400,14 @@ class AsyncRedisConnector:
         return self.redis.pipeline(transaction=transaction)
 
     async def execute_pipeline(self, pipe: Pipeline) -> list[Any]:
-        """Run a pipeline; GET-like results are decoded."""
-        results = await pipe.execute()
+        """Run a pipeline; GET-like results are decoded.
+
+        A command the ACL user may not run raises :class:`ConnectorError` naming user and command.
+        """
+        try:
+            results = await pipe.execute()
+        except NoPermissionError as exc:
+            raise ConnectorError(f"Redis user {self.username or 'default'!r} may not run: {exc}") from None
         return [self._decode(r, "pipeline") if isinstance(r, bytes) else r for r in results]
 
     # ------------------------------------------------------------------ subscriptions
