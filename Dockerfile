@@ -17,8 +17,8 @@ WORKDIR /opt/bec-core
 COPY pyproject.toml README.m[d] ./
 COPY bec_core ./bec_core
 COPY services ./services
-# [devices] adds ophyd for the device server.
-RUN pip install ".[devices]" && rm -rf /opt/bec-core/build
+# The device server needs ophyd, a runtime dependency of bec-core.
+RUN pip install . && rm -rf /opt/bec-core/build
 
 # Default configuration; docker-compose.yml mounts ./config over it.
 COPY config /etc/bec

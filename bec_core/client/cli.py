@@ -6,6 +6,7 @@
     bec --redis HOST:PORT                 # shell against another Redis
     bec scan line_scan samx -5 5 --steps 21 --exp-time 0.01 [--relative] [--plot] [--save-plot out.png]
     bec status | bec monitor ENDPOINT_OR_PATTERN | bec get KEY | bec queue pause|resume|abort|clear
+    bec demo                              # start the stack (embedded Redis) and run a demo scan
 
 Errors from the stack are printed as one line (``error: ...``) with exit
 code 1; usage errors exit 2; Ctrl-C exits 130.
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("shell", help="the IPython shell (the default)")
+    from bec_core.client.demo import add_arguments as demo_arguments
+
+    demo_arguments(sub.add_parser("demo", help="start the stack (embedded Redis) and run a demo scan"))
     scan = sub.add_parser(
         "scan",
         help="run a scan: bec scan line_scan samx -5 5 --steps 21 --exp-time 0.01",
@@ -100,6 +104,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from bec_core.client.shell import run_shell
 
         return run_shell(args)
+    if command == "demo":
+        from bec_core.client.demo import run_demo
+
+        return run_demo(args)
     from bec_core.client import commands
 
     if command == "scan":

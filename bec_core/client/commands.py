@@ -56,6 +56,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         parser.add_argument("--save-plot", metavar="PNG", help="save a matplotlib figure at the end")
         parser.add_argument("--csv", metavar="PATH", help="write the points as CSV at the end")
         parser.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+        parser.add_argument("--show", metavar="DEV,...", help="detectors to show in the table, in this order")
         scan_args, scan_kwargs, ns = parse_scan_args(args.scan_name, info, args.scan_args, parser)
         report = client.scans[args.scan_name](*scan_args, **scan_kwargs)
         console = stdout_console()
@@ -64,7 +65,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
             live_move(client, report)
             return 0
-        live = LiveScan(client, report, console)
+        show = [d.strip() for d in ns.show.split(",") if d.strip()] if ns.show else None
+        live = LiveScan(client, report, console, devices=show)
         if ns.plot:
             from bec_core.client.plot import LiveTerminalPlot
 
@@ -73,7 +75,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         live.run(timeout=ns.timeout)
         if ns.plot:
             plot.draw()
-        console.print(data_table(report))
+        console.print(data_table(report, devices=show))
         if ns.csv:
             console.print(f"points written to {report.scan.to_csv(ns.csv)}")
         if ns.save_plot:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -49,10 +50,13 @@ def fmt(value: Any, width: int = COLUMN_WIDTH) -> str:
 class ScanTable:
     """Columns of the live table: point, the scan's motors, then monitored detectors' hints."""
 
-    def __init__(self, client: BECClient, status: Any) -> None:
+    def __init__(self, client: BECClient, status: Any, devices: Sequence[str] | None = None) -> None:
         motors = list(status.scan_report_devices or [])
         monitored = list((status.readout_priority or {}).get("monitored") or [])
-        detectors = [d for d in monitored if d not in motors][:MAX_DETECTOR_COLUMNS]
+        if devices:  # the user's choice of columns, in the user's order
+            detectors = [d for d in devices if d in monitored and d not in motors]
+        else:
+            detectors = [d for d in monitored if d not in motors][:MAX_DETECTOR_COLUMNS]
         self.columns: list[tuple[str, str]] = []
         for name in motors + detectors:
             proxy = client.dev.get(name)
@@ -72,9 +76,16 @@ class ScanTable:
 class LiveScan:
     """Shows a scan's points as they arrive and a progress bar; ``run()`` blocks until the end."""
 
-    def __init__(self, client: BECClient, report: ScanReport, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        client: BECClient,
+        report: ScanReport,
+        console: Console | None = None,
+        devices: Sequence[str] | None = None,
+    ) -> None:
         self.client = client
         self.report = report
+        self.devices = devices
         self.console = console or stdout_console()
         self._table: ScanTable | None = None
         self._shown: set[int] = set()
@@ -129,7 +140,7 @@ class LiveScan:
             return
         with self._lock:
             if self._table is None:
-                self._table = ScanTable(self.client, status)
+                self._table = ScanTable(self.client, status, self.devices)
                 number = f"scan {status.scan_number}" if status.scan_number is not None else "scan"
                 self._progress.update(
                     self._task, description=f"{number} {self.report.scan_name}", total=status.num_points
@@ -217,11 +228,11 @@ def wm_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def data_table(report: ScanReport, max_rows: int = 50) -> Table:
-    """A finished scan's points as a table (the CLI's output)."""
+def data_table(report: ScanReport, max_rows: int = 50, devices: Sequence[str] | None = None) -> Table:
+    """A finished scan's points as a table (the CLI's output); ``devices`` picks the detector columns."""
     status = report.scan.status_message
     table = Table(title=f"scan {report.scan.scan_number} {report.scan_name}: {report.scan.status}")
-    columns = ScanTable(report._client, status).columns if status is not None else []
+    columns = ScanTable(report._client, status, devices).columns if status is not None else []
     table.add_column("point", justify="right")
     for _dev, signal in columns:
         table.add_column(signal, justify="right")
