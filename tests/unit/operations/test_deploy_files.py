@@ -115,7 +115,7 @@ def test_dockerfile_builds_a_non_root_image_from_the_package() -> None:
     lines = [line.strip() for line in (REPO / "Dockerfile").read_text().splitlines()]
     instructions = [line for line in lines if line and not line.startswith("#")]
     assert instructions[0] == "FROM python:3.11-slim"
-    assert any(line.startswith('RUN pip install ".') for line in instructions)
+    assert any(line.startswith("RUN pip install .") for line in instructions)
     users = [line.split()[1] for line in instructions if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
     for line in instructions:
