@@ -36,6 +36,8 @@ CODEC_KEY = "__bec_codec__"
 # The envelope key as msgpack writes it (fixstr of 13 bytes): counting it in the
 # raw bytes tells whether any envelope other than the top-level one is present.
 _CODEC_KEY_PACKED = b"\xad" + CODEC_KEY.encode()
+# Above this size the cyclic GC is paused while decoding (below it, pausing costs more than it saves).
+_GC_PAUSE_BYTES = 1024
 
 _SAFE_TYPES: dict[str, type] = {
     name: getattr(builtins, name)
@@ -163,7 +165,7 @@ def _decode_message(type_name: str, data: Any) -> BECMessage:
     if not isinstance(data, dict):
         raise DecodeError(f"{type_name}: message data must be a map, got {type(data).__name__}")
     try:
-        return cls.model_validate(data)
+        return cls.__pydantic_validator__.validate_python(data)  # model_validate minus a wrapper
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<message>'}: {err['msg']}" for err in exc.errors()
@@ -271,39 +273,48 @@ def loads(raw: bytes | bytearray | memoryview) -> Any:
 
     Raises :class:`~bec_core.errors.DecodeError` for anything that is not valid.
     """
-    if not isinstance(raw, (bytes, bytearray, memoryview)):
-        raise DecodeError(f"expected bytes, got {type(raw).__name__}")
-    # Decoding allocates many small containers that are garbage-free by construction;
-    # pausing the cyclic GC meanwhile saves a large share of the time (bec_lib does the same).
+    if type(raw) is not bytes:
+        if not isinstance(raw, (bytes, bytearray, memoryview)):
+            raise DecodeError(f"expected bytes, got {type(raw).__name__}")
+        raw = bytes(raw)
+    fast = raw.count(_CODEC_KEY_PACKED) == 1
+    if fast and len(raw) < _GC_PAUSE_BYTES:
+        # Fast path (most traffic): a message with no nested envelope. ormsgpack unpacks it
+        # without a hook on every map and pydantic validates the fields.
+        message = _fast_message(raw)
+        if message is not None:
+            return message
+        fast = False
+    # Decoding a larger message allocates many small containers that are garbage-free by
+    # construction; pausing the cyclic GC meanwhile saves a large share of the time.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _loads(raw if isinstance(raw, bytes) else bytes(raw))
+        message = _fast_message(raw) if fast else None
+        return message if message is not None else _loads(raw)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _fast_unpack(raw: bytes) -> Any:
-    """ormsgpack's unpack; ``None`` where it cannot (non-str map keys, ...) and msgpack must."""
+def _fast_message(raw: bytes) -> Any:
+    """The message in ``raw`` if it is one without nested envelopes, else ``None``."""
     try:
-        return ormsgpack.unpackb(raw)
+        top = ormsgpack.unpackb(raw)
     except ormsgpack.MsgpackDecodeError:
+        return None  # e.g. non-str map keys: msgpack-python's path decides
+    env = top.get(CODEC_KEY) if type(top) is dict and len(top) == 1 else None
+    if type(env) is not dict or env.get("encoder_name") != "BECMessage":
         return None
+    message = _decode_message(str(env.get("type_name")), env.get("data"))
+    if type(message).__name__ == "BundleMessage":
+        return list(message.messages)  # type: ignore[attr-defined]
+    return message
 
 
 def _loads(raw: bytes) -> Any:
     try:
-        top = _fast_unpack(raw) if raw.count(_CODEC_KEY_PACKED) == 1 else None
-        if top is not None:
-            # Fast path: only the top-level envelope, no hook needed on every map.
-            env = top.get(CODEC_KEY) if isinstance(top, dict) and len(top) == 1 else None
-            if isinstance(env, dict) and env.get("encoder_name") == "BECMessage":
-                result = _decode_message(str(env.get("type_name")), env.get("data"))
-            else:
-                result = msgpack.unpackb(raw, raw=False, strict_map_key=False, object_hook=_object_hook)
-        else:
-            result = msgpack.unpackb(raw, raw=False, strict_map_key=False, object_hook=_object_hook)
+        result = msgpack.unpackb(raw, raw=False, strict_map_key=False, object_hook=_object_hook)
     except DecodeError:
         raise
     except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as exc:

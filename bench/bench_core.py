@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
 from collections.abc import Callable
 
@@ -42,7 +43,8 @@ def rate(fn: Callable[[], object], seconds: float = 1.0) -> float:
             return n / elapsed
 
 
-def codec_rows() -> list[list[object]]:
+def codec_rows(repeats: int = 5) -> list[list[object]]:
+    """Round trips/s, median of ``repeats`` interleaved runs of each codec."""
     try:
         from bec_lib import messages as bec_messages
         from bec_lib.serialization import MsgpackSerialization as BecCodec
@@ -51,15 +53,18 @@ def codec_rows() -> list[list[object]]:
     rows = []
     for name, fields in (("ScanStatusMessage", SCAN_STATUS), ("DeviceMessage", DEVICE_50)):
         ours = getattr(messages, name)(**fields)
-        our_rate = rate(lambda m=ours: loads(dumps(m)))
-        plain = {
-            "metadata": fields.get("metadata", {}),
-            **{k: v for k, v in fields.items() if k != "metadata"},
-        }
-        plain_rate = rate(lambda d=plain: msgpack.unpackb(msgpack.packb(d)))
-        if BecCodec is not None:
-            theirs = getattr(bec_messages, name)(**fields)
-            their_rate = rate(lambda m=theirs: BecCodec.loads(BecCodec.dumps(m)))
+        plain = {"metadata": fields.get("metadata", {}), **{k: v for k, v in fields.items() if k != "metadata"}}
+        theirs = getattr(bec_messages, name)(**fields) if BecCodec is not None else None
+        samples: dict[str, list[float]] = {"ours": [], "theirs": [], "plain": []}
+        for _ in range(repeats):
+            samples["ours"].append(rate(lambda m=ours: loads(dumps(m)), 0.4))
+            samples["plain"].append(rate(lambda d=plain: msgpack.unpackb(msgpack.packb(d)), 0.4))
+            if theirs is not None:
+                samples["theirs"].append(rate(lambda m=theirs: BecCodec.loads(BecCodec.dumps(m)), 0.4))
+        our_rate = statistics.median(samples["ours"])
+        plain_rate = statistics.median(samples["plain"])
+        if samples["theirs"]:
+            their_rate = statistics.median(samples["theirs"])
             ratio = f"{our_rate / their_rate:.2f}x"
         else:
             their_rate, ratio = float("nan"), "bec_lib not installed"

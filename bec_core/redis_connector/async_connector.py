@@ -92,6 +92,13 @@ class AsyncRedisConnector:
         self.username = username
         kwargs: dict[str, Any] = {
             "socket_connect_timeout": connect_timeout,
+            # No per-command socket timeout: redis-py wraps every send and read in
+            # asyncio.wait_for for it, a task per command on Python 3.11. A dead peer is
+            # found by TCP keepalive and the idle health check; every wait of ours has its
+            # own deadline above the connector.
+            "socket_timeout": None,
+            "socket_keepalive": True,
+            "health_check_interval": 30,
             "retry": Retry(ExponentialBackoff(cap=2.0, base=0.02), retries),
             "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, OSError],
             "client_name": name.replace(" ", "_"),

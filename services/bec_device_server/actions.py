@@ -83,15 +83,18 @@ class Actions:
         entry.last_metadata = job.metadata
         success = False
         try:
-            status = await call(
-                server.loop,
-                server.executor,
-                target.set,
-                value,
-                device=name,
-                action="set",
-                timeout=job.timeout,
-            )
+            if entry.inline and target is entry.obj:
+                status = target.set(value)  # a simulated device: returns at once, no pool hop
+            else:
+                status = await call(
+                    server.loop,
+                    server.executor,
+                    target.set,
+                    value,
+                    device=name,
+                    action="set",
+                    timeout=job.timeout,
+                )
             await wait_status(
                 status,
                 server.loop,
@@ -127,8 +130,13 @@ class Actions:
 
     # ------------------------------------------------------------------ status-returning actions
     async def _each_status(
-        self, job: Job, action: str, method: Callable[[DeviceEntry], Callable[[], Any] | None]
+        self,
+        job: Job,
+        action: str,
+        method: Callable[[DeviceEntry], Callable[[], Any] | None],
+        inline: bool = False,
     ) -> None:
+        """``method(entry)()`` per device, awaited; on the loop for ``inline`` simulated devices."""
         entries = self.server.resolve(job.names(all_if_none=True))
 
         async def one(name: str, entry: DeviceEntry) -> None:
@@ -136,9 +144,17 @@ class Actions:
             if func is None:
                 return
             deadline = job.deadline()
-            result = await call(
-                self.server.loop, self.server.executor, func, device=name, action=action, timeout=job.timeout
-            )
+            if inline and entry.inline:
+                result = func()
+            else:
+                result = await call(
+                    self.server.loop,
+                    self.server.executor,
+                    func,
+                    device=name,
+                    action=action,
+                    timeout=job.timeout,
+                )
             await wait_status(
                 result,
                 self.server.loop,
@@ -153,7 +169,7 @@ class Actions:
 
     async def trigger(self, job: Job) -> None:
         """``obj.trigger()`` on each device, waiting on the statuses."""
-        await self._each_status(job, "trigger", lambda e: e.obj.trigger)
+        await self._each_status(job, "trigger", lambda e: e.obj.trigger, inline=True)
 
     async def pre_scan(self, job: Job) -> None:
         """``obj.pre_scan()`` on devices that have it."""

@@ -1,7 +1,9 @@
 """Between ophyd's threads and the event loop: run calls in the pool, await Status objects.
 
 :func:`status_future` turns an ophyd Status into an asyncio future through
-``status.add_callback`` → ``loop.call_soon_threadsafe`` (no polling).
+``status.add_callback`` → ``loop.call_soon_threadsafe`` (no polling); a status that finishes on the loop's own
+thread (an inline call of a simulated device) resolves without that hop, and
+:func:`wait_status` returns at once for a status that is already done.
 :func:`call` runs a blocking ophyd call in the bounded pool with a deadline.
 """
 
@@ -20,6 +22,14 @@ def is_status(value: Any) -> bool:
     return hasattr(value, "add_callback") and hasattr(value, "done") and hasattr(value, "success")
 
 
+def on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    """True when called on the thread that runs ``loop`` (while it runs)."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
 def status_future(status: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
     """A future that completes when ``status`` finishes (with its exception if it failed)."""
     fut: asyncio.Future[None] = loop.create_future()
@@ -34,7 +44,10 @@ def status_future(status: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Futur
             fut.set_exception(exc)
 
     def on_done(st: Any) -> None:  # ophyd thread (or this one, if already done)
-        loop.call_soon_threadsafe(resolve, st)
+        if on_loop_thread(loop):
+            resolve(st)
+        else:
+            loop.call_soon_threadsafe(resolve, st)
 
     status.add_callback(on_done)
     return fut
@@ -101,7 +114,12 @@ async def wait_status(
                 )
             )
         return
+    if status.done is True:  # finished already (an instant move): no future, no timer
+        exc = _status_exception(status)
+        if exc is not None:
+            raise exc
+        return
     await _within(status_future(status, loop), timeout, device, action, total)
 
 
-__all__ = ["call", "is_status", "status_future", "wait_status"]
+__all__ = ["call", "is_status", "on_loop_thread", "status_future", "wait_status"]

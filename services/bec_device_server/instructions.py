@@ -1,9 +1,11 @@
 """The instruction stream of docs/decisions/0001: consume, dispatch, reply, acknowledge.
 
 Entries of ``internal/devices/instructions`` are read through the consumer
-group ``device_server``. Each is handled in its own task; its publications,
-its final reply and its ``XACK`` go out in one pipeline, so an entry is
-acknowledged exactly when its reply is published. The final replies of the
+group ``device_server``. Each is handled in its own task; its readings, its
+final reply and its ``XACK`` go out as one Lua command (after any other
+commands the action queued, in the same round trip), so an entry is
+acknowledged exactly when its reply is published. That command usually goes
+over a connection of its own (:class:`~bec_device_server.publish.Finisher`). The final replies of the
 last 1000 ``device_instr_id``\\ s are kept: a redelivered instruction gets its
 reply again and is not executed twice.
 """
@@ -26,6 +28,7 @@ from bec_device_server.actions import default_timeout
 from bec_device_server.devices import describe_exception
 from bec_device_server.errors import DeviceActionError, InstructionError
 from bec_device_server.jobs import Job
+from bec_device_server.publish import FINISH_SCRIPT, Finisher, Readings
 
 if TYPE_CHECKING:
     from bec_device_server.server import DeviceServer
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 GROUP = "device_server"
 CACHE_SIZE = 1000
 _STREAM = MessageEndpoints.device_instructions()
+_STREAM_KEY = _STREAM.endpoint
 _REPLY_KEY = MessageEndpoints.device_instructions_response().endpoint
 
 
@@ -63,6 +67,7 @@ class InstructionProcessor:
         self.inflight: dict[str, asyncio.Future[bytes]] = {}
         self.executed = 0
         self.tasks: set[asyncio.Task[None]] = set()
+        self.finisher: Finisher | None = None
 
     async def run(self, consumer: str | None = None) -> None:
         """Read the stream until cancelled, one task per entry."""
@@ -159,11 +164,9 @@ class InstructionProcessor:
             log.info("instruction %s %s on %s: error: %s", instr_id, instr.action, instr.device, error)
         raw = self._reply(instr, instr_id, result=result, error=error)
         self._remember(instr_id, raw)
-        if job is not None:
-            job.readings.flush(pipe)
         if running is not None:
             await asyncio.gather(running, return_exceptions=True)  # "running" goes out first
-        await self._finish(entry_id, raw, pipe)
+        await self._finish(entry_id, raw, pipe, job.readings if job is not None else None)
         return raw
 
     def _reply(
@@ -175,15 +178,28 @@ class InstructionProcessor:
         result: Any = None,
         error: BaseException | None = None,
     ) -> bytes:
-        reply = DeviceInstructionResponse(
-            device=instr.device,
-            status=status or ("error" if error is not None else "completed"),
-            error_info=error_info(error, instr.device) if error is not None else None,
-            instruction=instr,
-            instruction_id=instr_id,
-            result=result,
-            metadata=instr.metadata,
-        )
+        if error is None:
+            # Built from an instruction that was validated when it was decoded: nothing to check.
+            reply = DeviceInstructionResponse.model_construct(
+                metadata=instr.metadata,
+                device=instr.device,
+                status=status or "completed",
+                error_info=None,
+                instruction=instr,
+                instruction_id=instr_id,
+                result_is_status=None,
+                result=result,
+            )
+        else:
+            reply = DeviceInstructionResponse(
+                device=instr.device,
+                status=status or "error",
+                error_info=error_info(error, instr.device),
+                instruction=instr,
+                instruction_id=instr_id,
+                result=result,
+                metadata=instr.metadata,
+            )
         try:
             return dumps(reply)
         except EncodeError as exc:
@@ -195,12 +211,21 @@ class InstructionProcessor:
         while len(self.replies) > CACHE_SIZE:
             self.replies.popitem(last=False)
 
-    async def _finish(self, entry_id: str, raw: bytes, pipe: Any = None) -> None:
-        """Publish the reply and acknowledge the entry, in one round trip (with ``pipe``'s commands)."""
-        pipe = pipe if pipe is not None else self.server.connector.pipeline()
-        pipe.publish(_REPLY_KEY, raw)
-        pipe.xack(_STREAM.endpoint, GROUP, entry_id)
-        await pipe.execute()
+    async def _finish(
+        self, entry_id: str, raw: bytes, pipe: Any = None, readings: Readings | None = None
+    ) -> None:
+        """Publish the readings and the reply and acknowledge the entry: one command, one round trip
+        (after ``pipe``'s commands, if it has any)."""
+        args = (readings if readings is not None else Readings()).take(
+            reply=(_REPLY_KEY, raw), ack=(_STREAM_KEY, GROUP, entry_id)
+        )
+        if pipe is not None and len(pipe):
+            pipe.eval(FINISH_SCRIPT, 0, *args)
+            await pipe.execute()
+            return
+        if self.finisher is None:
+            self.finisher = Finisher(self.server.connector)
+        await self.finisher.run(args)
 
     async def _reject_undecodable(self, entry: StreamEntry) -> None:
         """Answer an entry that is not a valid instruction, if an id can be recovered; always ack."""

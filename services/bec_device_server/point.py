@@ -46,14 +46,17 @@ async def run_point(actions: Actions, job: Job) -> dict[str, Any]:
 
     async def trigger_one(name: str, entry: DeviceEntry) -> None:
         deadline = job.deadline()
-        status = await call(
-            server.loop,
-            server.executor,
-            entry.obj.trigger,
-            device=name,
-            action="trigger",
-            timeout=job.timeout,
-        )
+        if entry.inline:
+            status = entry.obj.trigger()  # a simulated device: returns at once, no pool hop
+        else:
+            status = await call(
+                server.loop,
+                server.executor,
+                entry.obj.trigger,
+                device=name,
+                action="trigger",
+                timeout=job.timeout,
+            )
         await wait_status(
             status,
             server.loop,
@@ -79,8 +82,9 @@ async def run_point(actions: Actions, job: Job) -> dict[str, Any]:
         if settling_after > 0:
             await asyncio.sleep(settling_after)
         readings = await server.read_many(job, list(read_entries.values())) if read_entries else {}
+    add, metadata = job.readings.add, job.metadata
     for name, signals in readings.items():
-        job.readings.add(name, signals, job.metadata, readback=True)
+        add(name, signals, metadata, True)
     return readings
 
 

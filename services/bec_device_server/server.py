@@ -106,6 +106,8 @@ class DeviceServer(Service):
             log.info("stopping moving devices: %s", ", ".join(e.name for e in moving))
             await self.scans.stop(moving)
         await self.instructions.drain(self.settings.timeouts.shutdown / 2)
+        if self.instructions.finisher is not None:
+            await self.instructions.finisher.close()
         staged = [e for e in self.devices.enabled() if e.staged]
         if staged:
             log.info("unstaging: %s", ", ".join(e.name for e in staged))
@@ -139,6 +141,22 @@ class DeviceServer(Service):
         """``{name: entry}`` of usable devices (None: all enabled); an InstructionError names the bad ones."""
         if names is None:
             return {e.name: e for e in self.devices.enabled()}
+        names = names if isinstance(names, (list, tuple)) else list(names)
+        entries = self.devices.entries
+        fast: dict[str, DeviceEntry] = {}
+        for name in names:  # the usual case: plain names of usable devices
+            entry = entries.get(name) if type(name) is str else None
+            if (
+                entry is None
+                or entry.obj is None
+                or entry.error is not None
+                or not entry.config.enabled
+                or (writable and entry.config.readOnly)
+            ):
+                break
+            fast[name] = entry
+        else:
+            return fast
         out: dict[str, DeviceEntry] = {}
         problems: list[str] = []
         bad: list[str] = []
@@ -207,25 +225,27 @@ class DeviceServer(Service):
         """Read devices: cheap ones inline on the loop, the others concurrently in the pool."""
         readings: dict[str, dict[str, Any]] = {}
         slow: list[tuple[DeviceEntry, BaseException | None]] = []
+        metadata = job.metadata
         for entry in entries:
-            entry.last_metadata = job.metadata
+            entry.last_metadata = metadata
             if entry.cheap:
                 try:
-                    readings[entry.name] = entry.last_read = dict(entry.obj.read())
+                    readings[entry.config.name] = entry.last_read = dict(entry.obj.read())
                     continue
                 except Exception as exc:
                     slow.append((entry, exc))
             else:
                 slow.append((entry, None))
-        if slow:
-            results = await asyncio.gather(
-                *(self.read_device(e, job, err) for e, err in slow), return_exceptions=True
-            )
-            raise_combined(
-                [(e.name, r) for (e, _), r in zip(slow, results, strict=True) if isinstance(r, BaseException)]
-            )
-            for (entry, _), result in zip(slow, results, strict=True):
-                readings[entry.name] = result  # type: ignore[assignment]
+        if not slow:
+            return readings  # in the order of ``entries`` already
+        results = await asyncio.gather(
+            *(self.read_device(e, job, err) for e, err in slow), return_exceptions=True
+        )
+        raise_combined(
+            [(e.name, r) for (e, _), r in zip(slow, results, strict=True) if isinstance(r, BaseException)]
+        )
+        for (entry, _), result in zip(slow, results, strict=True):
+            readings[entry.name] = result  # type: ignore[assignment]
         return {e.name: readings[e.name] for e in entries}
 
     async def alarm(

@@ -17,6 +17,8 @@ from ophyd import Component as Cpt
 from ophyd import Device, Signal, SignalRO
 from ophyd.status import DeviceStatus
 
+from bec_device_server.sim.lean import LeanRead
+
 
 class _ImageSignal(SignalRO):
     """The current frame, computed on ``get()``."""
@@ -34,11 +36,12 @@ class _ImageSignal(SignalRO):
         return {self.name: {"source": "SIM:image", "dtype": "array", "shape": shape}}
 
 
-class SimCamera(Device):
+class SimCamera(LeanRead, Device):
     """A 2-D detector: ``image`` (normal kind) and config ``exp_time``, ``frames``, ``image_shape``."""
 
     USER_ACCESS = ["image", "exp_time", "frames"]
     bec_cheap_read = True
+    bec_inline_calls = True
 
     image = Cpt(_ImageSignal, value=0, kind="normal")
     exp_time = Cpt(Signal, value=0.0, kind="config")

@@ -21,6 +21,8 @@ import numpy as np
 from ophyd import Component as Cpt
 from ophyd import Device, Signal, SignalRO
 
+from bec_device_server.sim.lean import LeanRead
+
 _MODELS = {
     "constant": "constant",
     "constantmodel": "constant",
@@ -35,17 +37,18 @@ class ComputedSignal(SignalRO):
 
     def get(self, **kwargs: Any) -> Any:
         """Compute, remember and return a fresh value."""
-        value = self.parent.compute_value()
+        value = self._parent.compute_value()
         self._readback = value
         self._metadata["timestamp"] = time.time()
         return value
 
 
-class SimMonitor(Device):
+class SimMonitor(LeanRead, Device):
     """A simulated scalar detector; ``readback`` is named like the device and hinted."""
 
     USER_ACCESS = ["readback", "sim_parameters"]
     bec_cheap_read = True
+    bec_inline_calls = True
 
     readback = Cpt(ComputedSignal, value=0.0, kind="hinted")
     noise_multiplier = Cpt(Signal, value=10.0, kind="config")
@@ -98,6 +101,7 @@ class SimMonitor(Device):
         self.precision = precision
         self._device_manager = device_manager
         self._rng = np.random.default_rng()
+        self._uniforms: list[float] = []
         super().__init__(name=name, parent=parent, kind=kind, **kwargs)
         self.readback.name = self.name
         self.noise_multiplier.put(float(noise_multiplier))
@@ -110,6 +114,12 @@ class SimMonitor(Device):
         if motor is None:
             return 0.0
         return float(motor.position if hasattr(motor, "position") else motor.get())
+
+    def _uniform(self) -> float:
+        """The next uniform [0, 1) number of the device's generator (drawn 256 at a time)."""
+        if not self._uniforms:
+            self._uniforms = self._rng.random(256).tolist()
+        return self._uniforms.pop()
 
     def compute_value(self) -> float:
         """The current simulated value (model at the reference position, plus noise)."""
@@ -124,7 +134,7 @@ class SimMonitor(Device):
             base = float(p["value"])
         noise = p["noise"]
         if noise == "uniform":
-            base += float(self.noise_multiplier.get()) * float(self._rng.random())
+            base += float(self.noise_multiplier.get()) * self._uniform()
         elif noise == "poisson":
             base = float(self._rng.poisson(max(base, 0.0)))
         return round(base, self.precision)

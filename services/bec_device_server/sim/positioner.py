@@ -26,12 +26,15 @@ from ophyd import Device, PositionerBase, Signal
 from ophyd.status import MoveStatus
 from ophyd.utils import LimitError
 
+from bec_device_server.sim.lean import LeanRead
 
-class SimPositioner(Device, PositionerBase):
+
+class SimPositioner(LeanRead, Device, PositionerBase):
     """A simulated motor: ``readback`` (named like the device), ``setpoint``, ``motor_is_moving``."""
 
     USER_ACCESS = ["readback", "setpoint", "velocity"]
     bec_cheap_read = True
+    bec_inline_calls = True
 
     readback = Cpt(Signal, value=0.0, kind="hinted")
     setpoint = Cpt(Signal, value=0.0, kind="normal")

@@ -18,13 +18,15 @@ from ophyd import Device, Signal
 from ophyd.status import DeviceStatus
 
 from bec_device_server.errors import SimulatedFailure
+from bec_device_server.sim.lean import LeanRead
 
 
-class SimFailing(Device):
+class SimFailing(LeanRead, Device):
     """A device with one hinted signal ``value`` that fails or hangs where configured."""
 
     USER_ACCESS = ["value"]
     bec_cheap_read = True
+    bec_inline_calls = True
 
     value = Cpt(Signal, value=0.0, kind="hinted")
 

@@ -1,0 +1,124 @@
+"""The shortcuts of the point hot path give exactly what the long ways give."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from bec_device_server.devices import DeviceLock
+from bec_device_server.publish import Readings, encode_reading
+from bec_device_server.sim import SimCamera, SimFailing, SimMonitor, SimPositioner
+from ophyd import Device, Kind
+from ophyd.utils import DisconnectedError
+
+from bec_core.messages import DeviceMessage
+from bec_core.serialization import dumps, loads
+
+
+def sims() -> list[Device]:
+    return [
+        SimMonitor(name="mon", noise="none", value=3.0),
+        SimPositioner(name="samx", delay=0, limits=[-5, 5]),
+        SimCamera(name="cam", image_shape=[4, 3]),
+        SimFailing(name="fail"),
+    ]
+
+
+@pytest.mark.parametrize("dev", sims(), ids=lambda d: d.name)
+def test_lean_read_and_repr_are_ophyds(dev: Device) -> None:
+    for _ in range(2):  # computed once, then cached
+        lean, full = dev.read(), Device.read(dev)
+        assert type(lean) is type(full) and list(lean) == list(full)
+        assert {k: set(v) for k, v in lean.items()} == {k: set(v) for k, v in full.items()}
+        assert repr(dev) == Device.__repr__(dev)
+    assert list(dev.read()) == list(dev.describe())
+
+
+def test_lean_read_follows_kind_changes() -> None:
+    motor = SimPositioner(name="samx", delay=0)
+    assert list(motor.read()) == ["samx", "samx_setpoint", "samx_motor_is_moving"]
+    before = repr(motor)
+    motor.setpoint.kind = Kind.omitted
+    assert list(motor.read()) == list(Device.read(motor)) == ["samx", "samx_motor_is_moving"]
+    assert repr(motor) == Device.__repr__(motor) != before
+    motor.read_attrs = ["readback"]
+    assert list(motor.read()) == ["samx"] and repr(motor) == Device.__repr__(motor)
+    motor.set(2.0)
+    assert motor.read()["samx"]["value"] == 2.0
+
+
+def test_lean_read_of_a_destroyed_signal_raises_like_ophyd() -> None:
+    mon = SimMonitor(name="mon")
+    mon.read()
+    mon.readback.destroy()
+    with pytest.raises(DisconnectedError):
+        mon.read()
+
+
+def test_encode_reading_is_dumps_of_the_device_message() -> None:
+    signals = {
+        "cam_image": {"value": np.arange(6, dtype=np.uint16).reshape(2, 3), "timestamp": 1.5},
+        "cam_frame": {"value": np.float64(2.5), "timestamp": 2.0},
+        "x": {"value": None, "timestamp": 0},
+    }
+    metadata = {"scan_id": "s", "point_id": 3, "RID": "r", "nested": {"a": [1, 2]}}
+    expected = dumps(DeviceMessage(signals=signals, metadata=metadata))
+    assert encode_reading(signals, metadata) == expected
+    assert encode_reading(signals, metadata, dumps(metadata)) == expected
+    assert encode_reading({}, {}) == dumps(DeviceMessage(signals={}, metadata={}))
+    decoded = loads(expected)
+    assert isinstance(decoded, DeviceMessage) and decoded.metadata == metadata
+
+
+def test_readings_take_indexes_names_and_values() -> None:
+    readings = Readings()
+    meta = {"point_id": 1}
+    readings.add("mon", {"mon": {"value": 1.0, "timestamp": 1.0}}, meta)
+    readings.add("détecteur", {"d": {"value": 2.0, "timestamp": 1.0}}, meta, readback=False)
+    index, blob, channel, raw, stream, group, entry = readings.take(
+        reply=("ch", b"R"), ack=("st", "g", "1-0")
+    )
+    assert (channel, raw, stream, group, entry) == ("ch", b"R", "st", "g", "1-0")
+    parts = index.split()
+    pos, found = 0, []
+    for flags, name_len, value_len in zip(parts[::3], parts[1::3], parts[2::3], strict=True):
+        name = blob[pos : pos + int(name_len)]
+        value = blob[pos + int(name_len) : pos + int(name_len) + int(value_len)]
+        pos += int(name_len) + int(value_len)
+        found.append((flags, name.decode(), loads(value).signals))
+    assert pos == len(blob)
+    assert found == [
+        ("3", "mon", {"mon": {"value": 1.0, "timestamp": 1.0}}),
+        ("1", "détecteur", {"d": {"value": 2.0, "timestamp": 1.0}}),
+    ]
+    assert readings.take()[:2] == ("", b"")  # started over
+
+
+async def test_device_lock_is_fifo_and_survives_cancelled_waiters() -> None:
+    lock = DeviceLock()
+    order: list[int] = []
+
+    async def user(i: int) -> None:
+        async with lock:
+            order.append(i)
+            await asyncio.sleep(0)
+
+    assert lock.try_acquire() and not lock.try_acquire()
+    tasks = [asyncio.create_task(user(i)) for i in range(5)]
+    await asyncio.sleep(0)
+    tasks[2].cancel()  # a waiter that gives up keeps its place from mattering
+    lock.release()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert order == [0, 1, 3, 4] and not lock.locked()
+
+    assert lock.try_acquire()
+    waiter = asyncio.create_task(lock.acquire())
+    await asyncio.sleep(0)
+    lock.release()  # handed to the waiter ...
+    waiter.cancel()  # ... which is cancelled before it runs: it passes the lock on
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not lock.locked()
+    with pytest.raises(RuntimeError):
+        lock.release()
