@@ -6,7 +6,7 @@ final reply, compared with N sequential raw redis-py SET+PUBLISH round trips
 same run against the same local redis-server. The device server runs
 in-process on the same uvloop.
 
-    /work/venv/bin/python bench/bench_device_server.py [--repeat 200]
+    python -m bench.bench_device_server [--repeat 200]
 
 ``--point`` mode: ``bec-device-server`` runs as its own process (one motor with
 ``delay: 0`` and M SimMonitors), and a lean driver sends ``point`` instructions
@@ -17,7 +17,7 @@ device server (and of redis-server), utime+stime from /proc/<pid>/stat, median
 [min-max] over ``--repeats`` runs of ``--points`` points each. ``--profile FILE`` runs the server under cProfile
 (the stats of the last device set land in FILE; slower, for finding hot spots).
 
-    /work/venv/bin/python bench/bench_device_server.py --point [--monitors 4 50] \
+    python -m bench.bench_device_server --point [--monitors 4 50] \
         [--points 1000] [--repeats 7]
 """
 
@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import statistics
+import signal
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_server import RedisServer
 from bec_core.serialization import CODEC_KEY, dumps, loads
+from bench.common import Stats, Table, cpu_seconds, print_table, run_async, spawn, stop_group
 
 SIZES = (1, 5, 50, 200)
 
@@ -100,44 +100,63 @@ async def time_raw(url: str, n: int, repeat: int) -> list[float]:
     return out[5:]
 
 
-def ms(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) > 2 else values[0] * 1000
-
-
-async def main(repeat: int) -> None:
+async def measure_reads(repeat: int, sizes: tuple[int, ...] = SIZES) -> Table:
+    """``read`` of N devices vs N raw SET+PUBLISH round trips, for each N in ``sizes``."""
+    rows: list[list[object]] = []
+    curve: dict[str, list[float]] = {"n": [], "ds_ms": [], "raw_ms": []}
     with RedisServer(persistence="none") as redis_server:
         settings = load_settings(
             env={}, overrides={"redis": {"url": redis_server.url}, "log_level": "WARNING"}
         )
-        server = DeviceServer(settings, validate_devices(devices(max(SIZES)), "bench"))
+        server = DeviceServer(settings, validate_devices(devices(max(sizes)), "bench"))
         task = asyncio.create_task(server.run())
-        await asyncio.wait_for(server.ready.wait(), 60)
-        conn = await AsyncRedisConnector(redis_server.url).connect()
-        rows = []
-        for n in SIZES:
-            names = [f"mon{i}" for i in range(n)]
-            reps = repeat if n < 200 else max(20, repeat // 4)
-            ds = await time_reads(conn, names, reps)
-            raw = await time_raw(redis_server.url, n, max(10, reps // (1 if n < 50 else 4)))
-            rows.append(
-                (
-                    n,
-                    statistics.median(ds) * 1000,
-                    ms(ds, 90),
-                    statistics.median(ds) * 1000 / n,
-                    statistics.median(raw) * 1000,
+        try:
+            await asyncio.wait_for(server.ready.wait(), 60)
+            conn = await AsyncRedisConnector(redis_server.url).connect()
+            for n in sizes:
+                names = [f"mon{i}" for i in range(n)]
+                reps = repeat if n < 200 else max(20, repeat // 4)
+                ds = Stats(await time_reads(conn, names, reps)).scaled(1e3)
+                raw = Stats(
+                    await time_raw(redis_server.url, n, max(10, reps // (1 if n < 50 else 4)))
+                ).scaled(1e3)
+                rows.append(
+                    [
+                        n,
+                        ds.median,
+                        ds.p99,
+                        ds.spread(3),
+                        ds.median / n,
+                        raw.median,
+                        raw.spread(3),
+                        f"{ds.median / raw.median:.2f}x",
+                    ]
                 )
-            )
-        await conn.close()
-        server.request_stop("bench over")
-        await task
-    print(f"\nread instruction, N SimMonitors (device server in-process, uvloop), {repeat} repeats")
-    print(
-        f"{'N':>5} | {'p50 ms':>8} | {'p90 ms':>8} | {'ms/device':>9} | {'N raw SET+PUBLISH ms':>20} | speed-up"
+                curve["n"].append(n)
+                curve["ds_ms"].append(ds.median)
+                curve["raw_ms"].append(raw.median)
+            await conn.close()
+        finally:
+            server.request_stop("bench over")
+            await task
+    return Table(
+        f"Device server: one `read` of N SimMonitors (request → final reply, ms) vs N raw SET+PUBLISH, {repeat} repeats",
+        ["N", "median ms", "p99 ms", "spread", "ms / device", "N x raw SET+PUBLISH ms", "spread", "ds / raw"],
+        rows,
+        notes=[
+            "The device server runs in-process on uvloop against a private redis-server; the request is an "
+            "XADD of a DeviceInstructionMessage, the reply its DeviceInstructionResponse. The reference is N "
+            "sequential pipelined SET+PUBLISH round trips with plain redis-py (publishing N readings one by "
+            "one at best). ds / raw < 1 means the server batches the N readings into fewer round trips. "
+            "N = 200 uses a quarter of the repeats (at least 20).",
+        ],
+        key="device_read",
+        data=curve,
     )
-    print("-" * 76)
-    for n, p50, p90, per, raw in rows:
-        print(f"{n:>5} | {p50:>8.3f} | {p90:>8.3f} | {per:>9.4f} | {raw:>20.3f} | {raw / p50:>6.1f}x")
+
+
+async def main(repeat: int) -> None:
+    print_table(await measure_reads(repeat))
 
 
 # --------------------------------------------------------------------------- point mode
@@ -157,12 +176,6 @@ MONITOR = """mon{i}:
 """
 _STREAM = MessageEndpoints.device_instructions().endpoint
 _REPLY = MessageEndpoints.device_instructions_response().endpoint
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def point_instruction(monitors: int, point_id: int, scan_id: str) -> tuple[str, bytes]:
@@ -255,62 +268,86 @@ async def wait_running(url: str, proc: subprocess.Popen[bytes], timeout: float =
         await conn.close()
 
 
-async def bench_points(args: argparse.Namespace) -> None:
-    rows = []
+async def measure_points(
+    monitors_list: list[int], points: int, repeats: int, warmup: int = 200, profile: Path | None = None
+) -> Table:
+    """Points/s and CPU per point of a ``bec-device-server`` process driven with ``point`` instructions."""
+    rows: list[list[object]] = []
+    curve: dict[str, list[float]] = {"monitors": [], "ds_cpu_ms": [], "redis_cpu_ms": [], "ms_per_point": []}
     with tempfile.TemporaryDirectory() as tmp_dir, RedisServer(persistence="none") as redis_server:
         tmp = Path(tmp_dir)
-        for monitors in args.monitors:
+        for monitors in monitors_list:
             config = tmp / f"devices{monitors}.yaml"
             config.write_text(MOTOR + "".join(MONITOR.format(i=i) for i in range(monitors)))
             prefix = [sys.executable]
-            if args.profile:
-                prefix += ["-m", "cProfile", "-o", str(args.profile)]
+            if profile:
+                prefix += ["-m", "cProfile", "-o", str(profile)]
             cmd = [*prefix, "-m", "bec_device_server.cli", "--redis", redis_server.url]
             cmd += ["--config", str(config), "--log-level", "WARNING"]
-            log = (tmp / f"server{monitors}.log").open("wb")
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            proc = spawn(cmd, tmp / f"server{monitors}.log")
             try:
                 await wait_running(redis_server.url, proc)
                 driver = PointDriver(redis_server.url, monitors)
                 await driver.start()
-                await driver.run(args.warmup, check_every=50)
+                await driver.run(warmup, check_every=50)
                 rates, cpus, redis_cpus = [], [], []
                 redis_pid = redis_server.pid or 0
-                for _ in range(args.repeats):
+                for _ in range(repeats):
                     cpu0, rcpu0 = cpu_seconds(proc.pid), cpu_seconds(redis_pid)
                     t0 = time.perf_counter()
-                    await driver.run(args.points)
+                    await driver.run(points)
                     wall, cpu = time.perf_counter() - t0, cpu_seconds(proc.pid) - cpu0
-                    rates.append(args.points / wall)
-                    cpus.append(cpu / args.points * 1e3)
-                    redis_cpus.append((cpu_seconds(redis_pid) - rcpu0) / args.points * 1e3)
+                    rates.append(points / wall)
+                    cpus.append(cpu / points * 1e3)
+                    redis_cpus.append((cpu_seconds(redis_pid) - rcpu0) / points * 1e3)
                 await driver.run(10, check_every=1)
                 await driver.close()
-                rows.append((monitors, rates, cpus, redis_cpus))
             finally:
-                proc.terminate()
-                proc.wait(60)
-                log.close()
-    print(
-        f"\npoint instructions (set samx + read samx and M SimMonitors), bec-device-server process, "
-        f"{args.repeats} x {args.points} points, median [min-max]"
+                if profile:
+                    proc.send_signal(signal.SIGINT)  # cProfile writes its stats on a clean exit
+                    try:
+                        proc.wait(30)
+                    except subprocess.TimeoutExpired:
+                        pass
+                stop_group(proc)
+            r, c, rc = Stats(rates), Stats(cpus), Stats(redis_cpus)
+            rows.append(
+                [
+                    monitors,
+                    r.median,
+                    r.spread(0),
+                    1e3 / r.median,
+                    c.median,
+                    c.spread(3),
+                    rc.median,
+                    rc.spread(3),
+                ]
+            )
+            curve["monitors"].append(monitors)
+            curve["ds_cpu_ms"].append(c.median)
+            curve["redis_cpu_ms"].append(rc.median)
+            curve["ms_per_point"].append(1e3 / r.median)
+    return Table(
+        f"Device server process: `point` instructions (set samx, read samx + M SimMonitors), "
+        f"{repeats} x {points} points",
+        ["M", "points/s", "spread", "ms / point", "server CPU ms/pt", "spread", "redis CPU ms/pt", "spread"],
+        rows,
+        notes=[
+            "A lean raw-redis-py driver sends one `point` DeviceInstructionMessage at a time exactly as the "
+            "scan server does and waits for its final reply; CPU is utime+stime from /proc/<pid>/stat over "
+            "the run, divided by points. Spread = min-max over the repeats.",
+        ],
+        key="device_point",
+        data=curve,
     )
-    print(f"{'M':>4} | {'points/s':>22} | {'server CPU ms/point':>22} | {'redis CPU ms/point':>22}")
-    print("-" * 79)
-    for monitors, rates, cpus, redis_cpus in rows:
-        rate = f"{statistics.median(rates):7.0f} [{min(rates):.0f}-{max(rates):.0f}]"
-        cpu = f"{statistics.median(cpus):6.3f} [{min(cpus):.3f}-{max(cpus):.3f}]"
-        rcpu = f"{statistics.median(redis_cpus):6.3f} [{min(redis_cpus):.3f}-{max(redis_cpus):.3f}]"
-        print(f"{monitors:>4} | {rate:>22} | {cpu:>22} | {rcpu:>22}")
+
+
+async def bench_points(args: argparse.Namespace) -> None:
+    print_table(await measure_points(args.monitors, args.points, args.repeats, args.warmup, args.profile))
 
 
 def run(coro: object) -> None:
-    try:
-        import uvloop
-
-        uvloop.run(coro)  # type: ignore[arg-type]
-    except ImportError:
-        asyncio.run(coro)  # type: ignore[arg-type]
+    run_async(coro)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

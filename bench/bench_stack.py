@@ -7,14 +7,13 @@ RUNNING; its wall time is the start time. Idle RSS (``VmRSS`` from
 heartbeat. Prints a table with the median of the rounds; ``--importtime``
 also lists what dominates the services' import time.
 
-    python bench/bench_stack.py [--rounds 3] [--config config/devices/demo.yaml] [--importtime]
+    python -m bench.bench_stack [--rounds 3] [--config config/devices/demo.yaml] [--importtime]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,12 +26,11 @@ from bec_core.launcher.heartbeats import connect
 from bec_core.launcher.procs import rss_kib
 from bec_core.launcher.state import StateDir
 from bec_core.redis_server import free_port
+from bench.common import Stats, Table, print_table
 
 REPO = Path(__file__).resolve().parents[1]
 BEC_SERVER = str(Path(sys.executable).parent / "bec-server")
 PROCESSES = ("redis", "device-server", "scan-server")
-STOCK_BEC = {"start_s": 10.8, "rss_mib": 800.0}
-TARGET = {"start_s": 2.0, "rss_mib": 300.0}
 
 
 async def _next_heartbeat(url: str, name: str, timeout: float) -> None:
@@ -86,6 +84,33 @@ def import_profile(module: str, top: int = 8) -> list[tuple[str, float]]:
     return sorted(rows, key=lambda row: row[1], reverse=True)[:top]
 
 
+def run(rounds: int = 3, config: Path = REPO / "config" / "devices" / "demo.yaml") -> Table:
+    """Start → all RUNNING and idle RSS per process, ``rounds`` cold starts."""
+    starts, rss_rounds = [], []
+    for _ in range(rounds):
+        elapsed, rss = one_round(config)
+        starts.append(elapsed)
+        rss_rounds.append(rss)
+    st = Stats(starts)
+    rows: list[list[object]] = [["`bec-server start` → all RUNNING (s)", st.median, st.p99, st.spread(2)]]
+    for key in PROCESSES:
+        r = Stats([round_[key] for round_ in rss_rounds])
+        rows.append([f"idle RSS {key} (MiB)", r.median, r.p99, r.spread(1)])
+    total = Stats([sum(round_.values()) for round_ in rss_rounds])
+    rows.append(["idle RSS total (MiB)", total.median, total.p99, total.spread(1)])
+    return Table(
+        f"Stack: cold start and idle memory, {rounds} rounds, config {config.name}",
+        ["measure", "median", "p99", "min-max"],
+        rows,
+        notes=[
+            "Each round: fresh state directory and free port, so the embedded Redis starts cold too; "
+            "`bec-server start` returns when every heartbeat says RUNNING; RSS = VmRSS after one more heartbeat.",
+        ],
+        key="stack",
+        data={"start_s": st.median, "rss_total_mib": total.median},
+    )
+
+
 def main() -> int:
     """Run the rounds and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -93,27 +118,7 @@ def main() -> int:
     parser.add_argument("--config", type=Path, default=REPO / "config" / "devices" / "demo.yaml")
     parser.add_argument("--importtime", action="store_true", help="also profile the services' imports")
     args = parser.parse_args()
-
-    starts, rss_rounds = [], []
-    for _ in range(args.rounds):
-        elapsed, rss = one_round(args.config)
-        starts.append(elapsed)
-        rss_rounds.append(rss)
-    rss_median = {key: statistics.median(r[key] for r in rss_rounds) for key in PROCESSES}
-    total = sum(rss_median.values())
-    start_median = statistics.median(starts)
-
-    print(f"bec-server start, {args.rounds} rounds, config {args.config.name} (median)\n")
-    print(f"{'metric':<34}{'bec-core':>12}{'target':>10}{'stock BEC':>12}")
-    print(
-        f"{'start -> all RUNNING (s)':<34}{start_median:>12.2f}{TARGET['start_s']:>10.1f}{STOCK_BEC['start_s']:>12.1f}"
-    )
-    for key in PROCESSES:
-        print(f"{'idle RSS ' + key + ' (MiB)':<34}{rss_median[key]:>12.1f}")
-    print(
-        f"{'idle RSS total (MiB)':<34}{total:>12.1f}{TARGET['rss_mib']:>10.0f}{STOCK_BEC['rss_mib']:>12.0f}"
-    )
-    print(f"\nstart times (s): {', '.join(f'{s:.2f}' for s in starts)}")
+    print_table(run(args.rounds, args.config))
     if args.importtime:
         for module in ("bec_core.launcher.cli", "bec_device_server.cli", "bec_scan_server.cli"):
             print(f"\nslowest imports under {module} (cumulative ms):")
