@@ -196,6 +196,10 @@ class ScanServerSettings(_Settings):
     """Pause the queue when a scan fails, instead of going on with the next one."""
     segment_expiry_s: int = Field(default=1800, gt=0)
     """Lifetime in Redis of the per-scan data keys, in seconds."""
+    public_segment_window: int = Field(default=10_000, ge=0)
+    """How many of a scan's newest points keep their ``info/public/<id>/scan_segment/<n>`` key
+    (older ones are deleted as new points arrive, so a long scan does not grow Redis without
+    bound; the points themselves all go out on ``info/scans/scan_segment``). 0 keeps them all."""
 
 
 class ServiceSettings(_Settings):

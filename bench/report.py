@@ -15,10 +15,15 @@ def _find(tables: list[Table], key: str) -> Table | None:
 
 def _ratio(ours: float | None, theirs: float | None, better: str = "faster", worse: str = "slower") -> str:
     """How many times lower ``ours`` is than ``theirs`` (lower is better)."""
-    if not ours or not theirs or ours != ours or theirs != theirs:
-        return "-"
+    if not ours or not theirs or ours != ours or theirs != theirs or ours < 0 or theirs < 0:
+        return "-"  # a negative fit intercept means "within the noise", not a ratio
     r = theirs / ours
     return f"{r:.1f}x {better}" if r >= 1 else f"{1 / r:.1f}x {worse}"
+
+
+def _intercept(value: float) -> float | str:
+    """A fitted fixed cost; a negative intercept is shown as what it means (within the noise)."""
+    return value if value >= 0 else f"≈0 (fit {value:.1f})"
 
 
 def stock_fit(driver: dict[str, Any], monitors: str) -> tuple[float, float] | None:
@@ -296,10 +301,10 @@ def headline(tables: list[Table], stock: dict[str, Any] | None) -> Table:
             )
             rows.append(
                 [
-                    f"step scan fixed ms/scan, {m} monitors",
-                    c["fixed_ms"][i],
+                    f"step scan fixed ms/scan, {m} monitors (fit intercept; noisy)",
+                    _intercept(c["fixed_ms"][i]),
                     "",
-                    f[1] if f else float("nan"),
+                    _intercept(f[1]) if f else float("nan"),
                     _ratio(c["fixed_ms"][i], f[1] if f else None),
                 ]
             )

@@ -72,9 +72,10 @@ async def publish_scan_status(
 class DataPublisher:
     """Publishes scan points in order, batching whatever accumulated while Redis was busy."""
 
-    def __init__(self, connector: AsyncRedisConnector, segment_expiry_s: int) -> None:
+    def __init__(self, connector: AsyncRedisConnector, segment_expiry_s: int, window: int = 0) -> None:
         self.connector = connector
         self.expiry = segment_expiry_s
+        self.window = window  # public segment keys kept per scan (0: all)
         self._queue: asyncio.Queue[Callable[[Pipeline], Any] | asyncio.Future[None]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
@@ -106,11 +107,17 @@ class DataPublisher:
         segment = MessageEndpoints.scan_segment().endpoint
         public = MessageEndpoints.public_scan_segment(scan_id, point_id).endpoint
         progress_key = MessageEndpoints.scan_progress().endpoint
+        old = point_id - self.window
+        expired = None
+        if self.window and old >= 0:
+            expired = MessageEndpoints.public_scan_segment(scan_id, old).endpoint
 
         async def add(pipe: Pipeline) -> None:
             raw = dumps(msg)  # encoded once for the segment and its public copy
             pipe.publish(segment, raw)
             pipe.set(public, raw, ex=self.expiry)
+            if expired is not None:
+                pipe.delete(expired)
             raw_progress = dumps(progress)
             pipe.set(progress_key, raw_progress)
             pipe.publish(progress_key, raw_progress)

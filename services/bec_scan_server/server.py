@@ -38,7 +38,9 @@ class ScanServer(Service):
         self.liveness = Liveness(conn, settings.timeouts.heartbeat_expiry)
         self.instructions = InstructionClient(conn, settings.timeouts, self.liveness)
         self.numbers = NumberAllocator(conn)
-        self.publisher = DataPublisher(conn, settings.scan_server.segment_expiry_s)
+        self.publisher = DataPublisher(
+            conn, settings.scan_server.segment_expiry_s, settings.scan_server.public_segment_window
+        )
         self.store = QueueStore(conn)
         self.runner = Runner(
             conn,
