@@ -44,6 +44,7 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_server import RedisServer
 from bec_core.serialization import CODEC_KEY, dumps, loads
+from bench.bench_scan_server import devices_yaml
 from bench.common import Stats, Table, cpu_seconds, print_table, run_async, spawn, stop_group
 
 SIZES = (1, 5, 50, 200)
@@ -160,20 +161,6 @@ async def main(repeat: int) -> None:
 
 
 # --------------------------------------------------------------------------- point mode
-MOTOR = """samx:
-  deviceClass: ophyd_devices.SimPositioner
-  deviceConfig: {delay: 0, limits: [-50, 50], tolerance: 0.01}
-  readoutPriority: baseline
-  enabled: true
-  readOnly: false
-  softwareTrigger: false
-"""
-MONITOR = """mon{i}:
-  deviceClass: ophyd_devices.SimMonitor
-  deviceConfig: null
-  readoutPriority: monitored
-  enabled: true
-"""
 _STREAM = MessageEndpoints.device_instructions().endpoint
 _REPLY = MessageEndpoints.device_instructions_response().endpoint
 
@@ -278,7 +265,7 @@ async def measure_points(
         tmp = Path(tmp_dir)
         for monitors in monitors_list:
             config = tmp / f"devices{monitors}.yaml"
-            config.write_text(MOTOR + "".join(MONITOR.format(i=i) for i in range(monitors)))
+            config.write_text(devices_yaml(monitors))
             prefix = [sys.executable]
             if profile:
                 prefix += ["-m", "cProfile", "-o", str(profile)]

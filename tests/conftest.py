@@ -51,5 +51,16 @@ def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]
     yield from _running_server(tmp_path_factory, "redis-own")
 
 
+@pytest.fixture
+def acl_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server whose only user is ``bec`` (password ``s3cret``); ``default`` is off."""
+    acl = tmp_path / "users.acl"
+    acl.write_text("user bec on >s3cret ~* &* +@all\nuser default off\n")
+    server = RedisServer(acl_file=acl, data_dir=tmp_path, log_file=tmp_path / "redis.log")
+    server.start()
+    yield server
+    server.stop()
+
+
 # Shared sample data lives next to this file (tests/message_samples.py).
 sys.path.insert(0, str(Path(__file__).parent))

@@ -202,17 +202,6 @@ def test_a_missing_device_config_is_named(stack: Stack, tmp_path: Path) -> None:
 # -- authentication ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def acl_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server whose only user is ``bec`` (password ``s3cret``); ``default`` is off."""
-    acl = tmp_path / "users.acl"
-    acl.write_text("user bec on >s3cret ~* &* +@all\nuser default off\n")
-    server = RedisServer(acl_file=acl, data_dir=tmp_path, log_file=tmp_path / "redis.log")
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_stack_runs_with_an_acl_user(stack: Stack, acl_redis: RedisServer) -> None:
     stack.redis = acl_redis.address
     stack.env.update(BEC_REDIS_USERNAME="bec", BEC_REDIS_PASSWORD="s3cret")

@@ -171,17 +171,6 @@ def test_another_deployment_on_the_same_redis_is_refused(
 # -- authentication --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def acl_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server whose only user is ``bec`` (password ``s3cret``); ``default`` is off."""
-    acl = tmp_path / "users.acl"
-    acl.write_text("user bec on >s3cret ~* &* +@all\nuser default off\n")
-    server = RedisServer(acl_file=acl, data_dir=tmp_path, log_file=tmp_path / "redis.log")
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_services_connect_with_the_configured_acl_user(make_opts: MakeOpts, acl_redis: RedisServer) -> None:
     env = {"BEC_REDIS_USERNAME": "bec", "BEC_REDIS_PASSWORD": "s3cret"}
     opts = make_opts(acl_redis.url, env=env)
