@@ -153,6 +153,15 @@ class AsyncRedisConnector:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def wait_reconnected(self, timeout: float | None = None) -> None:
+        """Wait until the pub/sub reader has reconnected and resubscribed after a lost connection."""
+        event = self._pubsub.reconnected
+        if timeout is None:
+            await event.wait()
+        else:
+            await asyncio.wait_for(event.wait(), timeout)
+        event.clear()
+
     async def ping(self) -> bool:
         """True if Redis answers."""
         return bool(await self.redis.ping())

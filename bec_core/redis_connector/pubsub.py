@@ -174,6 +174,8 @@ class PubSubDispatcher:
         self._lock = asyncio.Lock()
         self._closed = False
         self._has_subs = asyncio.Event()
+        #: set each time the reader has reconnected and resubscribed (cleared by whoever waits)
+        self.reconnected = asyncio.Event()
 
     @property
     def channels(self) -> list[str]:
@@ -286,6 +288,7 @@ class PubSubDispatcher:
                     if self.patterns:
                         await self._pubsub.psubscribe(*self.patterns)
                 self.connector.stats.reconnects += 1
+                self.reconnected.set()
                 log.warning(
                     "reconnected to Redis; resubscribed %d channels and %d patterns",
                     len(self.channels),

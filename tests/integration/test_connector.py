@@ -87,7 +87,7 @@ async def test_async_callback(conn: AsyncRedisConnector) -> None:
     done = asyncio.Event()
 
     async def cb(msg: MessageObject) -> None:
-        await asyncio.sleep(0)
+        await asyncio.get_running_loop().run_in_executor(None, done.is_set)  # really awaits something
         done.set()
 
     await conn.register(MessageEndpoints.scan_status(), cb)
@@ -261,12 +261,8 @@ async def test_resubscribes_after_redis_restart(own_redis) -> None:
         await sub.get(timeout=DEADLINE)
         own_redis.stop()
         own_redis.start()
-        # wait for the reconnection itself (the counter), then publish again
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + DEADLINE
-        while conn.stats.reconnects == 0:
-            assert loop.time() < deadline, "connector did not reconnect"
-            await asyncio.sleep(0.02)
+        await conn.wait_reconnected(DEADLINE)  # the reconnection itself, then publish again
+        assert conn.stats.reconnects == 1
         await conn.set_and_publish(ep, device_msg(2.0))
         got = await sub.get(timeout=DEADLINE)
         assert got.value.signals["samx"]["value"] == 2.0

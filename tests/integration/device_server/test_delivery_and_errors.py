@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
 import pytest
 from dshelpers import DEADLINE, Requester, device_set
+from waiting import until
 
 from bec_core import messages
 from bec_core.endpoints import MessageEndpoints
@@ -64,12 +64,11 @@ FAILING = {
 
 async def pending_drains(conn: AsyncRedisConnector) -> bool:
     """True once no entry of the device server's group is pending (within DEADLINE)."""
-    deadline = asyncio.get_running_loop().time() + DEADLINE
-    while (await conn.redis.xpending(STREAM, "device_server"))["pending"]:
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
+
+    async def drained() -> bool:
+        return not (await conn.redis.xpending(STREAM, "device_server"))["pending"]
+
+    return await until(drained, DEADLINE)
 
 
 def instruction(

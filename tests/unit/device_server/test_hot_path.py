@@ -102,11 +102,11 @@ async def test_device_lock_is_fifo_and_survives_cancelled_waiters() -> None:
     async def user(i: int) -> None:
         async with lock:
             order.append(i)
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # give up the loop while holding the lock (no clock involved)
 
     assert lock.try_acquire() and not lock.try_acquire()
     tasks = [asyncio.create_task(user(i)) for i in range(5)]
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one scheduler pass: every task is now queued on the lock
     tasks[2].cancel()  # a waiter that gives up keeps its place from mattering
     lock.release()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -114,7 +114,7 @@ async def test_device_lock_is_fifo_and_survives_cancelled_waiters() -> None:
 
     assert lock.try_acquire()
     waiter = asyncio.create_task(lock.acquire())
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one scheduler pass: the waiter is now queued on the lock
     lock.release()  # handed to the waiter ...
     waiter.cancel()  # ... which is cancelled before it runs: it passes the lock on
     with pytest.raises(asyncio.CancelledError):
