@@ -47,6 +47,19 @@ RPC_TIMEOUT_S = 15.0
 REQUIRED_SERVICES = ("ScanServer", "DeviceServer")
 
 
+def open_connector(address: str, username: str | None, password: str | None) -> Any:
+    """A connected sync RedisConnector; ServerNotRunningError (saying how to start) if Redis is down."""
+    from bec_core.redis_connector import RedisConnector
+
+    connector = RedisConnector(address, timeout=5.0, username=username, password=password, retries=2)
+    try:
+        connector.connect()
+    except ConnectorError as exc:
+        connector.shutdown()
+        raise ServerNotRunningError(f"{exc}; {START_HINT}") from None
+    return connector
+
+
 class BECClient:
     """A connection to a bec-core (or BEC 4.x) stack through Redis.
 
@@ -109,16 +122,7 @@ class BECClient:
         """
         if self.started:
             return self
-        from bec_core.redis_connector import RedisConnector
-
-        connector = RedisConnector(
-            self.redis_address, timeout=5.0, username=self._acl_username, password=self._password, retries=2
-        )
-        try:
-            connector.connect()
-        except ConnectorError as exc:
-            connector.shutdown()
-            raise ServerNotRunningError(f"{exc}; {START_HINT}") from None
+        connector = open_connector(self.redis_address, self._acl_username, self._password)
         self._connector = connector
         self.events = EventHub(connector)
         try:

@@ -12,24 +12,16 @@ import time
 from typing import Any
 
 from bec_core.client.display import data_table, queue_table, stdout_console
-from bec_core.client.errors import START_HINT, ServerNotRunningError
+from bec_core.client.errors import START_HINT
 from bec_core.endpoints import MessageEndpoints
-from bec_core.errors import BECError, ConnectorError
+from bec_core.errors import BECError
 
 
 def connect(args: argparse.Namespace) -> Any:
     """A bare RedisConnector (for commands that need no servers); clear error if Redis is down."""
-    from bec_core.redis_connector import RedisConnector
+    from bec_core.client.client import open_connector
 
-    connector = RedisConnector(
-        args.redis, timeout=5.0, username=args.username, password=args.password, retries=2
-    )
-    try:
-        connector.connect()
-    except ConnectorError as exc:
-        connector.shutdown()
-        raise ServerNotRunningError(f"{exc}; {START_HINT}") from None
-    return connector
+    return open_connector(args.redis, args.username, args.password)
 
 
 def client_for(args: argparse.Namespace) -> Any:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import DeviceReqStatusMessage
-from bec_device_server.bridge import call, wait_status
+from bec_device_server.bridge import call, run_action
 from bec_device_server.errors import DeviceActionError, InstructionError
 from bec_device_server.jobs import Job, param, resolve_target
 from bec_device_server.point import run_point
@@ -79,29 +79,18 @@ class Actions:
         """Set one device (or sub-signal ``dev.sig``), write its req_status if asked, re-read it."""
         server = self.server
         target = resolve_target(entry, name)
-        deadline = job.deadline()
         entry.last_metadata = job.metadata
         success = False
         try:
-            if entry.inline and target is entry.obj:
-                status = target.set(value)  # a simulated device: returns at once, no pool hop
-            else:
-                status = await call(
-                    server.loop,
-                    server.executor,
-                    target.set,
-                    value,
-                    device=name,
-                    action="set",
-                    timeout=job.timeout,
-                )
-            await wait_status(
-                status,
+            await run_action(
                 server.loop,
+                server.executor,
+                target.set,
+                value,
                 device=name,
                 action="set",
-                timeout=deadline.remaining(),
-                total=job.timeout,
+                timeout=job.timeout,
+                inline=entry.inline and target is entry.obj,
             )
             success = True
         finally:
@@ -143,25 +132,14 @@ class Actions:
             func = method(entry)
             if func is None:
                 return
-            deadline = job.deadline()
-            if inline and entry.inline:
-                result = func()
-            else:
-                result = await call(
-                    self.server.loop,
-                    self.server.executor,
-                    func,
-                    device=name,
-                    action=action,
-                    timeout=job.timeout,
-                )
-            await wait_status(
-                result,
+            await run_action(
                 self.server.loop,
+                self.server.executor,
+                func,
                 device=name,
                 action=action,
-                timeout=deadline.remaining(),
-                total=job.timeout,
+                timeout=job.timeout,
+                inline=inline and entry.inline,
             )
 
         async with self.server.devices.locked(entries.values()):
@@ -214,7 +192,7 @@ class Actions:
         """Stage ``entry`` unless staged; returns whether it was staged now. Caller holds the lock."""
         if entry.staged or not entry.enabled:
             return False
-        result = await call(
+        await run_action(
             self.server.loop,
             self.server.executor,
             entry.obj.stage,
@@ -222,7 +200,6 @@ class Actions:
             action="stage",
             timeout=timeout,
         )
-        await wait_status(result, self.server.loop, device=entry.name, action="stage", timeout=timeout)
         entry.staged = True
         await queue_staged(self.server.connector, pipe, entry.name, True)
         return True
@@ -232,7 +209,7 @@ class Actions:
         if not entry.staged or entry.obj is None:
             return False
         entry.staged = False
-        result = await call(
+        await run_action(
             self.server.loop,
             self.server.executor,
             entry.obj.unstage,
@@ -240,7 +217,6 @@ class Actions:
             action="unstage",
             timeout=timeout,
         )
-        await wait_status(result, self.server.loop, device=entry.name, action="unstage", timeout=timeout)
         await queue_staged(self.server.connector, pipe, entry.name, False)
         return True
 

@@ -123,3 +123,28 @@ async def wait_status(
 
 
 __all__ = ["call", "is_status", "on_loop_thread", "status_future", "wait_status"]
+
+
+async def run_action(
+    loop: asyncio.AbstractEventLoop,
+    executor: Executor,
+    func: Callable[..., Any],
+    *args: Any,
+    device: str,
+    action: str,
+    timeout: float,
+    inline: bool = False,
+) -> None:
+    """Run an ophyd action and wait for the Status it returns, all within ``timeout`` seconds.
+
+    ``inline`` calls ``func`` on the loop (our own simulated devices return at
+    once); otherwise it runs in the pool. A missed deadline is a
+    :class:`DeviceActionError` naming device and action.
+    """
+    started = loop.time()
+    if inline:
+        result = func(*args)
+    else:
+        result = await call(loop, executor, func, *args, device=device, action=action, timeout=timeout)
+    remaining = max(0.0, timeout - (loop.time() - started))
+    await wait_status(result, loop, device=device, action=action, timeout=remaining, total=timeout)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from bec_device_server.bridge import call, wait_status
+from bec_device_server.bridge import run_action
 from bec_device_server.errors import InstructionError
 from bec_device_server.jobs import Job, param
 
@@ -45,25 +45,14 @@ async def run_point(actions: Actions, job: Job) -> dict[str, Any]:
     involved = {*set_entries.values(), *trigger_entries.values(), *read_entries.values()}
 
     async def trigger_one(name: str, entry: DeviceEntry) -> None:
-        deadline = job.deadline()
-        if entry.inline:
-            status = entry.obj.trigger()  # a simulated device: returns at once, no pool hop
-        else:
-            status = await call(
-                server.loop,
-                server.executor,
-                entry.obj.trigger,
-                device=name,
-                action="trigger",
-                timeout=job.timeout,
-            )
-        await wait_status(
-            status,
+        await run_action(
             server.loop,
+            server.executor,
+            entry.obj.trigger,
             device=name,
             action="trigger",
-            timeout=deadline.remaining(),
-            total=job.timeout,
+            timeout=job.timeout,
+            inline=entry.inline,
         )
 
     async with server.devices.locked(involved):
