@@ -64,3 +64,8 @@ def acl_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 # Shared sample data lives next to this file (tests/message_samples.py).
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Stock BEC's e2e suite (minutes long) runs after everything else, so quick failures show first."""
+    items.sort(key=lambda item: item.get_closest_marker("bec_e2e") is not None)

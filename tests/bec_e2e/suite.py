@@ -1,0 +1,271 @@
+"""Run BEC 4.3.2's own end-to-end suite, with the stock client, against a bec-core stack.
+
+The stack is bec-core's one-command stack (``bec-server start`` with its
+embedded Redis on a free port, every service from its real entry point). The
+suite runs in the stock environment (:mod:`stock_env`) with pytest-bec-e2e's
+own fixtures pointed at that Redis; nothing of the suite is patched. The
+result of every test id is compared with ``expectations.yaml``: a *must pass*
+that does not pass, a *known gap* that passes, and an id that is in one but
+not the other all fail the comparison, so the gap list can only shrink.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from stock_env import BEC_VERSION, StockEnv
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+EXPECTATIONS = HERE / "expectations.yaml"
+START_DEVICES = REPO / "config" / "devices" / "test.yaml"
+
+#: Default per-test timeout (seconds) for tests without their own ``timeout`` marker.
+DEFAULT_TEST_TIMEOUT = 120
+
+#: The services a stock client waits for, without a timeout, before it does anything
+#: (bec_lib 4.3.2 ``BECService._wait_for_server``).
+STOCK_WAITS_FOR = ("ScanServer", "ScanBundler", "DeviceServer", "SciHub", "DAPServer")
+
+#: Run in the stock venv: does the stock client see every service it waits for as RUNNING?
+_PREFLIGHT = """
+import sys, time
+from bec_lib.endpoints import MessageEndpoints
+from bec_lib.messages import BECStatus
+from bec_lib.redis_connector import RedisConnector
+conn = RedisConnector(sys.argv[1])
+deadline = time.monotonic() + float(sys.argv[2])
+while True:
+    names = {}
+    for key in conn.keys(MessageEndpoints.service_status("*")) or []:
+        name = key.decode().removeprefix(MessageEndpoints.service_status("").endpoint)
+        msg = conn.get(MessageEndpoints.service_status(name))
+        if msg is not None:
+            names[msg.content["name"]] = BECStatus(msg.content["status"])
+    missing = [n for n in sys.argv[3:] if not any(
+        (k == n or k.startswith(n + "/")) and v == BECStatus.RUNNING for k, v in names.items())]
+    if not missing:
+        sys.exit(0)
+    if time.monotonic() > deadline:
+        print(", ".join(missing))
+        sys.exit(1)
+    time.sleep(0.2)
+"""
+
+
+@dataclass
+class Outcome:
+    """One test id's result: ``passed``, ``failed``, ``error`` or ``skipped``, with pytest's message."""
+
+    outcome: str
+    seconds: float
+    message: str = ""
+
+
+@dataclass
+class Expectations:
+    """The checked-in expectations: which files run, and per test id must-pass or a gap's reason."""
+
+    files: list[str]
+    excluded: dict[str, str]
+    must_pass: set[str] = field(default_factory=set)
+    gaps: dict[str, str] = field(default_factory=dict)
+    stock_failures: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path = EXPECTATIONS) -> Expectations:
+        data = yaml.safe_load(path.read_text())
+        exp = cls(files=list(data["files"]), excluded=dict(data.get("excluded") or {}))
+        for test_id, value in (data.get("tests") or {}).items():
+            if value == "must_pass":
+                exp.must_pass.add(test_id)
+            elif isinstance(value, dict) and "gap" in value:
+                exp.gaps[test_id] = str(value["gap"])
+                if value.get("fails_on_stock"):
+                    exp.stock_failures[test_id] = str(value["gap"])
+            else:
+                raise ValueError(f"{path}: {test_id}: expected 'must_pass' or {{gap: reason}}, got {value!r}")
+        return exp
+
+    def known(self) -> set[str]:
+        return self.must_pass | set(self.gaps)
+
+
+def compare(results: dict[str, Outcome], exp: Expectations) -> list[str]:
+    """Every way the run differs from the expectations, one sentence each (empty: as expected)."""
+    problems: list[str] = []
+    for test_id in sorted(exp.must_pass):
+        got = results.get(test_id)
+        if got is None:
+            problems.append(f"{test_id}: must pass, but it did not run")
+        elif got.outcome != "passed":
+            first = got.message.strip().splitlines()[0][:300] if got.message.strip() else ""
+            problems.append(f"{test_id}: must pass, got {got.outcome}: {first}")
+    for test_id, reason in sorted(exp.gaps.items()):
+        got = results.get(test_id)
+        if got is None:
+            problems.append(f"{test_id}: listed as a known gap, but it did not run")
+        elif got.outcome == "passed":
+            problems.append(f"{test_id}: known gap ({reason}) now passes: mark it must_pass")
+    for test_id in sorted(set(results) - exp.known()):
+        problems.append(f"{test_id}: not in expectations.yaml ({results[test_id].outcome}): classify it")
+    return problems
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _script(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    return str(local) if local.is_file() else name
+
+
+class BecCoreStack:
+    """bec-core's stack through ``bec-server start``/``stop``, on a private Redis and state dir."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.state_dir = workdir / "state"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _server(self, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        cmd = [_script("bec-server"), *args, "--redis", self.address, "--state-dir", str(self.state_dir)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.workdir)
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        result = self._server("start", "--config", str(START_DEVICES), "--timeout", "90", timeout=150)
+        if result.returncode != 0:
+            raise RuntimeError(f"bec-server start failed (exit {result.returncode}):\n{result.stdout}{result.stderr}")
+
+    def stop(self) -> str:
+        result = self._server("stop", timeout=120)
+        return result.stdout + result.stderr
+
+    def logs(self) -> dict[str, str]:
+        """The tail of every log file the stack wrote under its state directory."""
+        return {
+            str(p.relative_to(self.workdir)): p.read_text(errors="replace")[-4000:]
+            for p in sorted(self.state_dir.rglob("*.log"))
+        }
+
+
+def parse_junit(path: Path) -> dict[str, Outcome]:
+    """``file.py::name[param]`` → :class:`Outcome`, from pytest's JUnit XML."""
+    results: dict[str, Outcome] = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        module = case.get("classname", "").rsplit(".", 1)[-1]
+        test_id = f"{module}.py::{case.get('name', '')}"
+        outcome, message = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                kind = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
+                # a failure in the call beats an error in teardown
+                if outcome == "passed" or kind == "failed":
+                    outcome = kind
+                    message = (child.get("message") or "") + "\n" + (child.text or "")
+        previous = results.get(test_id)
+        if previous is not None and previous.outcome != "passed":
+            continue
+        results[test_id] = Outcome(outcome, float(case.get("time") or 0.0), message.strip()[:4000])
+    return results
+
+
+def run_suite(env: StockEnv, exp: Expectations, workdir: Path, select: str | None = None) -> dict[str, Any]:
+    """Start the stack, run the suite with the stock client, stop the stack; the run's record."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    stack = BecCoreStack(workdir / "stack")
+    junit = workdir / "junit.xml"
+    started = time.time()
+    stack.start()
+    try:
+        missing = _preflight(env, stack.address)
+        if missing:
+            return _record(started, None, {t: Outcome("error", 0.0, missing) for t in exp.known()}, stack)
+        cmd = [
+            str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+            "-o", "junit_family=xunit2", f"--junitxml={junit}", f"--timeout={DEFAULT_TEST_TIMEOUT}",
+            "--bec-redis-host", "127.0.0.1", "--redis-port", str(stack.port), "-rA", "-v",
+            *(str(env.e2e_dir / name) for name in exp.files),
+        ]  # fmt: skip
+        if select:
+            cmd += ["-k", select]
+        with (workdir / "pytest.log").open("w") as log:
+            # The suite's own per-test timeouts bound every test; this bounds the whole run.
+            proc = subprocess.run(
+                cmd, cwd=env.tests_dir.parent, stdout=log, stderr=subprocess.STDOUT,
+                timeout=60 * 60, env=_stock_env(),
+            )  # fmt: skip
+    finally:
+        stop_output = stack.stop()
+    results = parse_junit(junit) if junit.is_file() else {}
+    return _record(started, proc.returncode, results, stack, stop_output)
+
+
+def _preflight(env: StockEnv, address: str, timeout: float = 20.0) -> str:
+    """Empty if a stock client would find every service it waits for; else why it would hang forever."""
+    proc = subprocess.run(
+        [str(env.python), "-c", _PREFLIGHT, address, str(timeout), *STOCK_WAITS_FOR],
+        capture_output=True, text=True, timeout=timeout + 60, env=_stock_env(),
+    )  # fmt: skip
+    if proc.returncode == 0:
+        return ""
+    names = proc.stdout.strip() or proc.stderr.strip()[-500:]
+    return f"not run: a stock client would wait forever for RUNNING heartbeats of: {names}"
+
+
+def _record(
+    started: float, exit_code: int | None, results: dict[str, Outcome], stack: BecCoreStack, stop_output: str = ""
+) -> dict[str, Any]:
+    return {
+        "bec_version": BEC_VERSION,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+        "seconds": round(time.time() - started, 1),
+        "pytest_exit": exit_code,
+        "commit": _commit(),
+        "results": {k: asdict(v) for k, v in sorted(results.items())},
+        "stack_logs": stack.logs(),
+        "stop_output": stop_output,
+    }
+
+
+def _stock_env() -> dict[str, str]:
+    """The environment for the stock suite: ours minus anything that points into our venv."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != str(Path(sys.executable).parent))
+    return env
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def results_of(record: dict[str, Any]) -> dict[str, Outcome]:
+    """The :class:`Outcome` objects of a run record (as written by :func:`run_suite`)."""
+    return {k: Outcome(**v) for k, v in record["results"].items()}
+
+
+def save(record: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(record, indent=1, sort_keys=True))
