@@ -6,6 +6,7 @@ Usage (from the repository root, with bec-core installed in .venv)::
     .venv/bin/python tests/bec_e2e/run_bec_e2e.py --doc docs/compatibility.md
     .venv/bin/python tests/bec_e2e/run_bec_e2e.py -k test_line_scan    # a subset (no comparison)
     .venv/bin/python tests/bec_e2e/run_bec_e2e.py --from-json RUN.json --doc docs/compatibility.md
+    .venv/bin/python tests/bec_e2e/run_bec_e2e.py --stock        # the reference: stock BEC's own services
 
 Exit 0 when every test id is as expected, 1 otherwise, 2 when the stock side
 could not be prepared.
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml
 from report import compatibility_markdown
 from stock_env import StockEnvError, prepare
-from suite import EXPECTATIONS, Expectations, compare, results_of, run_suite, save
+from suite import EXPECTATIONS, Expectations, compare, results_of, run_against_stock, run_suite, save
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", type=Path, help="write the compatibility page here")
     parser.add_argument("--json", type=Path, help="write the run record here")
     parser.add_argument("--from-json", type=Path, help="use this run record instead of running the suite")
-    parser.add_argument("--workdir", type=Path, help="keep the stack's state, logs and junit.xml here")
+    parser.add_argument("--stock", action="store_true", help="run against stock BEC's services (the reference)")
+    parser.add_argument("--workdir", type=Path, help="keep the stack's state, logs and report.jsonl here")
     args = parser.parse_args(argv)
 
     exp = Expectations.load()
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bec-e2e-"))
-        record = run_suite(env, exp, workdir, args.select)
+        record = run_against_stock(env, exp, workdir) if args.stock else run_suite(env, exp, workdir, args.select)
         print(f"run record and logs in {workdir}")
         save(record, workdir / "run.json")
     if args.json:
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         stock = yaml.safe_load(EXPECTATIONS.read_text()).get("stock_results", {})
         args.doc.write_text(compatibility_markdown(record, exp, stock))
         print(f"wrote {args.doc}")
-    if args.select:
+    if args.select or args.stock:
         return 0
     problems = compare(results, exp)
     for line in problems:

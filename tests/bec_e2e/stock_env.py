@@ -28,7 +28,8 @@ BEC_VERSION = "4.3.2"
 
 #: What BEC's own CI installs to run the end-to-end suite: the stock client and
 #: fixtures, the test requirements of bec-ipython-client's ``dev`` extra that
-#: the suite uses, and the plugin package some tests rely on.
+#: the suite uses, and the plugin package some tests rely on; plus
+#: pytest-reportlog, which records each result as it happens (our runner reads it).
 STOCK_REQUIREMENTS: tuple[str, ...] = (
     f"bec-ipython-client=={BEC_VERSION}",
     f"bec-lib=={BEC_VERSION}",
@@ -39,6 +40,7 @@ STOCK_REQUIREMENTS: tuple[str, ...] = (
     "pytest-timeout~=2.2",
     "pytest-retry~=1.1",
     "pytest-redis>=3.1,<6.0",
+    "pytest-reportlog>=0.4",
     "typer",
     "copier",
     "black",

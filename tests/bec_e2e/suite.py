@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,56 +168,118 @@ class BecCoreStack:
         }
 
 
-def parse_junit(path: Path) -> dict[str, Outcome]:
-    """``file.py::name[param]`` → :class:`Outcome`, from pytest's JUnit XML."""
+def parse_report_log(path: Path) -> dict[str, Outcome]:
+    """``file.py::name[param]`` → :class:`Outcome`, from pytest-reportlog's JSON lines.
+
+    The log is written test by test, so it holds every finished test even when
+    the run was stopped at its time budget.
+    """
     results: dict[str, Outcome] = {}
-    for case in ET.parse(path).getroot().iter("testcase"):
-        module = case.get("classname", "").rsplit(".", 1)[-1]
-        test_id = f"{module}.py::{case.get('name', '')}"
-        outcome, message = "passed", ""
-        for child in case:
-            if child.tag in ("failure", "error", "skipped"):
-                kind = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
-                # a failure in the call beats an error in teardown
-                if outcome == "passed" or kind == "failed":
-                    outcome = kind
-                    message = (child.get("message") or "") + "\n" + (child.text or "")
-        previous = results.get(test_id)
-        if previous is not None and previous.outcome != "passed":
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a kill
+        if entry.get("$report_type") != "TestReport":
             continue
-        results[test_id] = Outcome(outcome, float(case.get("time") or 0.0), message.strip()[:4000])
+        test_id = entry["nodeid"].rsplit("/", 1)[-1]
+        when, outcome = entry["when"], entry["outcome"]
+        got = results.setdefault(test_id, Outcome("passed", 0.0))
+        got.seconds = round(got.seconds + float(entry.get("duration") or 0.0), 2)
+        if outcome == "passed" or got.outcome != "passed":
+            continue  # the first failing phase decides
+        got.outcome = {"call": "failed"}.get(when, "error") if outcome == "failed" else "skipped"
+        got.message = _longrepr_text(entry.get("longrepr"))[-4000:]
     return results
 
 
-def run_suite(env: StockEnv, exp: Expectations, workdir: Path, select: str | None = None) -> dict[str, Any]:
-    """Start the stack, run the suite with the stock client, stop the stack; the run's record."""
+def _longrepr_text(longrepr: Any) -> str:
+    if isinstance(longrepr, str):
+        return longrepr
+    if isinstance(longrepr, list):  # skipped: [path, line, reason]
+        return str(longrepr[-1])
+    if isinstance(longrepr, dict):
+        crash = (longrepr.get("reprcrash") or {}).get("message", "")
+        entries = (longrepr.get("reprtraceback") or {}).get("reprentries") or []
+        lines = [ln for e in entries[-2:] for ln in (e.get("data") or {}).get("lines", [])]
+        return crash + "\n" + "\n".join(lines)
+    return ""
+
+
+def run_suite(
+    env: StockEnv, exp: Expectations, workdir: Path, select: str | None = None, budget_s: float | None = None
+) -> dict[str, Any]:
+    """Start the stack, run the suite with the stock client, stop the stack; the run's record.
+
+    The must-pass tests run first, then the known gaps, in one pytest session.
+    ``budget_s`` bounds the whole session (default ``$BEC_E2E_BUDGET_S`` or 25
+    minutes): tests not reached by then are recorded as not run.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
+    budget = budget_s or float(os.environ.get("BEC_E2E_BUDGET_S", 25 * 60))
     stack = BecCoreStack(workdir / "stack")
-    junit = workdir / "junit.xml"
+    report_log = workdir / "report.jsonl"
     started = time.time()
+    exit_code: int | None = None
     stack.start()
     try:
         missing = _preflight(env, stack.address)
         if missing:
             return _record(started, None, {t: Outcome("error", 0.0, missing) for t in exp.known()}, stack)
+        order = sorted(exp.must_pass) + sorted(exp.gaps)
+        targets = [f"{env.e2e_dir / t.split('::')[0]}::{t.split('::', 1)[1]}" for t in order]
         cmd = [
             str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
-            "-o", "junit_family=xunit2", f"--junitxml={junit}", f"--timeout={DEFAULT_TEST_TIMEOUT}",
+            f"--report-log={report_log}", f"--timeout={DEFAULT_TEST_TIMEOUT}",
             "--bec-redis-host", "127.0.0.1", "--redis-port", str(stack.port), "-rA", "-v",
-            *(str(env.e2e_dir / name) for name in exp.files),
+            *(["-k", select] if select else []), *targets,
         ]  # fmt: skip
-        if select:
-            cmd += ["-k", select]
         with (workdir / "pytest.log").open("w") as log:
-            # The suite's own per-test timeouts bound every test; this bounds the whole run.
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 cmd, cwd=env.tests_dir.parent, stdout=log, stderr=subprocess.STDOUT,
-                timeout=60 * 60, env=_stock_env(),
+                env=_stock_env(), start_new_session=True,
             )  # fmt: skip
+            try:
+                exit_code = proc.wait(timeout=budget)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                log.write(f"\n*** stopped at the time budget of {budget:.0f} s ***\n")
     finally:
         stop_output = stack.stop()
-    results = parse_junit(junit) if junit.is_file() else {}
-    return _record(started, proc.returncode, results, stack, stop_output)
+    results = parse_report_log(report_log) if report_log.is_file() else {}
+    if exit_code is None:
+        for test_id in exp.known() - set(results):
+            results[test_id] = Outcome("not run", 0.0, f"not reached within the time budget of {budget:.0f} s")
+    return _record(started, exit_code, results, stack, stop_output)
+
+
+def run_against_stock(env: StockEnv, exp: Expectations, workdir: Path) -> dict[str, Any]:
+    """The reference: the same files, same client, against stock BEC's own six services.
+
+    pytest-bec-e2e starts stock's servers itself (``--start-servers``) on a
+    redis-server it starts (the one bec-core would use). About 12 minutes on 2 cores.
+    """
+    from bec_core.redis_server import find_redis_server
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    report_log = workdir / "report.jsonl"
+    started = time.time()
+    cmd = [
+        str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+        f"--report-log={report_log}", f"--timeout={DEFAULT_TEST_TIMEOUT}", "--start-servers",
+        "--bec-redis-cmd", find_redis_server(), "--files-path", str(workdir), "-rA", "-v",
+        *(str(env.e2e_dir / name) for name in exp.files),
+    ]  # fmt: skip
+    with (workdir / "pytest.log").open("w") as log:
+        proc = subprocess.run(cmd, cwd=env.tests_dir.parent, stdout=log, stderr=subprocess.STDOUT, env=_stock_env())
+    results = parse_report_log(report_log) if report_log.is_file() else {}
+    return {
+        "bec_version": BEC_VERSION, "against": "stock BEC services",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+        "seconds": round(time.time() - started, 1), "pytest_exit": proc.returncode, "commit": _commit(),
+        "results": {k: asdict(v) for k, v in sorted(results.items())}, "stack_logs": {}, "stop_output": "",
+    }  # fmt: skip
 
 
 def _preflight(env: StockEnv, address: str, timeout: float = 20.0) -> str:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from suite import Expectations, Outcome, compare, parse_junit
+from suite import Expectations, Outcome, compare, parse_report_log
 
 SAMPLE = '''
 import pytest
@@ -28,32 +28,42 @@ def test_setup_error(broken):
 def test_skipped():
     pass
 
+@pytest.fixture
+def breaks_after():
+    yield
+    raise RuntimeError("teardown broke")
+
+def test_teardown_error(breaks_after):
+    pass
+
 @pytest.mark.parametrize("x", ["a-b", "c"])
 def test_param(x):
     assert x == "c"
 '''
 
 
-def test_junit_of_a_real_pytest_run_gives_each_outcome(tmp_path: Path) -> None:
+def test_report_log_of_a_real_pytest_run_gives_each_outcome(tmp_path: Path) -> None:
     (tmp_path / "test_sample_e2e.py").write_text(SAMPLE)
-    junit = tmp_path / "junit.xml"
+    log = tmp_path / "report.jsonl"
     subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit2",
-         f"--junitxml={junit}", "test_sample_e2e.py"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--report-log={log}", "test_sample_e2e.py"],
         cwd=tmp_path, capture_output=True, timeout=120,
     )  # fmt: skip
-    results = parse_junit(junit)
+    results = parse_report_log(log)
     outcomes = {k: v.outcome for k, v in results.items()}
     assert outcomes == {
         "test_sample_e2e.py::test_ok": "passed",
         "test_sample_e2e.py::test_bad": "failed",
         "test_sample_e2e.py::test_setup_error": "error",
         "test_sample_e2e.py::test_skipped": "skipped",
+        "test_sample_e2e.py::test_teardown_error": "error",
         "test_sample_e2e.py::test_param[a-b]": "failed",
         "test_sample_e2e.py::test_param[c]": "passed",
     }
     assert "one is not two" in results["test_sample_e2e.py::test_bad"].message
     assert "fixture broke" in results["test_sample_e2e.py::test_setup_error"].message
+    assert "teardown broke" in results["test_sample_e2e.py::test_teardown_error"].message
+    assert results["test_sample_e2e.py::test_skipped"].message == "Skipped: not here"
 
 
 def test_compare_names_every_departure_from_the_expectations() -> None:
