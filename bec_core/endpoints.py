@@ -475,6 +475,12 @@ class MessageEndpoints:
         return _ep("user/dap/config", messages.DAPConfigMessage, MessageOp.SET_PUBLISH)
 
     @staticmethod
+    def dap_available_plugins(plugin_id: str | None = None) -> EndpointInfo:
+        """The plugins (fit models) a data processing service offers, by service name."""
+        key = f"user/dap/available_plugins/{_sub(plugin_id)}"
+        return _ep(key, messages.AvailableResourceMessage, MessageOp.KEY_VALUE)
+
+    @staticmethod
     def dap_request() -> EndpointInfo:
         """Requests to data processing plugins."""
         return _ep("user/dap/request", messages.DAPRequestMessage, MessageOp.SET_PUBLISH)

@@ -172,6 +172,13 @@ ENDPOINTS: list[tuple[str, tuple, str, str, MessageOp]] = [
     # data processing
     ("processed_data", ("p1",), "user/processed_data/p1", "ProcessedDataMessage", STREAM),
     ("dap_config", (), "user/dap/config", "DAPConfigMessage", SP),
+    (
+        "dap_available_plugins",
+        ("DAPServer/LmfitService1D",),
+        "user/dap/available_plugins/DAPServer/LmfitService1D",
+        "AvailableResourceMessage",
+        KV,
+    ),
     ("dap_request", (), "user/dap/request", "DAPRequestMessage", SP),
     ("dap_response", ("rid",), "user/dap/response/rid", "DAPResponseMessage", SP),
 ]

@@ -46,7 +46,7 @@ def test_start_status_stop_with_an_existing_redis(make_opts: MakeOpts, clean_red
     ]
     assert rows[0].pid == started[0].pid and rows[0].uptime is not None
     assert "answers" in redis_line
-    assert check(opts.settings.redis) == (True, "running: DeviceServer, ScanServer, ScanBundler")
+    assert check(opts.settings.redis, list(opts.specs)) == (True, "running: DeviceServer, ScanServer, ScanBundler")
 
     with pytest.raises(LaunchError, match="already running"):
         start(opts, say=lines.append)
