@@ -30,7 +30,7 @@ import argparse
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import yaml
@@ -41,8 +41,10 @@ from bec_core.errors import ConfigError
 __all__ = [
     "ENV_VARIABLES",
     "DeviceServerSettings",
+    "LogbookSettings",
     "RedisSettings",
     "ScanServerSettings",
+    "SciHubSettings",
     "ServiceSettings",
     "TimeoutSettings",
     "add_common_arguments",
@@ -202,6 +204,40 @@ class ScanServerSettings(_Settings):
     bound; the points themselves all go out on ``info/scans/scan_segment``). 0 keeps them all."""
 
 
+MessagingServiceName = Literal["scilog", "teams", "signal"]
+
+
+def _default_services() -> list[MessagingServiceName]:
+    return ["scilog"]
+
+
+class LogbookSettings(_Settings):
+    """Where ``bec-scihub`` delivers messages for SciLog, Teams and Signal (docs/scihub.md)."""
+
+    sinks: list[str] = Field(default_factory=lambda: ["file"])
+    """Names of entry points in the group ``bec_core.logbook_sinks``: ``file``, ``stream``, or a
+    site's own (e.g. a SciLog connector package)."""
+    file: Path | None = None
+    """The ``file`` sink's JSON-lines file; default ``<state_dir>/scihub/logbook.jsonl``."""
+    stream_maxlen: int = Field(default=10_000, gt=0)
+    """The ``stream`` sink keeps about this many entries of ``internal/scihub/logbook``."""
+    services: list[MessagingServiceName] = Field(default_factory=lambda: _default_services())
+    """Services advertised to clients (``bec.messaging.<service>``) and routed notifications go to."""
+    scope: str = "local"
+    """The scope (logbook / channel name) advertised for each service, also its default."""
+
+
+class SciHubSettings(_Settings):
+    """Settings of ``bec-scihub``."""
+
+    acl_refresh_s: float = Field(default=30.0, gt=0)
+    """How often the ACL accounts are re-read for ``public/acl/login_info``."""
+    restart_command: list[str] | None = None
+    """Argument vector run for a ``restart`` service request, e.g. ``[sudo, systemctl, restart,
+    bec.target]``; unset: restart the services ``bec-server`` started (same state directory)."""
+    logbook: LogbookSettings = Field(default_factory=LogbookSettings)
+
+
 class ServiceSettings(_Settings):
     """Everything a bec-core service is configured with."""
 
@@ -212,6 +248,7 @@ class ServiceSettings(_Settings):
     timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
     device_server: DeviceServerSettings = Field(default_factory=DeviceServerSettings)
     scan_server: ScanServerSettings = Field(default_factory=ScanServerSettings)
+    scihub: SciHubSettings = Field(default_factory=SciHubSettings)
 
     @field_validator("log_level")
     @classmethod

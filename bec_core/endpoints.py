@@ -442,6 +442,44 @@ class MessageEndpoints:
         """Public login information."""
         return _ep("public/acl/login_info", messages.LoginInfoMessage, MessageOp.KEY_VALUE)
 
+    @staticmethod
+    def acl_accounts() -> EndpointInfo:
+        """The ACL accounts with their permissions (readable by admins only)."""
+        return _ep("admin/acl/accounts", messages.ACLAccountsMessage, MessageOp.KEY_VALUE)
+
+    # ------------------------------------------------------------------ messaging services, notifications
+    @staticmethod
+    def message_service_queue() -> EndpointInfo:
+        """Messages for SciLog, Teams or Signal, written by clients, delivered by SciHub."""
+        return _ep("internal/message_service/queue", messages.MessagingServiceMessage, MessageOp.STREAM)
+
+    @staticmethod
+    def available_messaging_services() -> EndpointInfo:
+        """Which messaging services clients may send to (the newest entry counts)."""
+        return _ep(
+            "info/messaging_services/available_messaging_services",
+            messages.AvailableMessagingServicesMessage,
+            MessageOp.STREAM,
+        )
+
+    @staticmethod
+    def notification(event_type: str | None = None) -> EndpointInfo:
+        """Notification events (``new_scan``, ``alarm_major``, ...) that SciHub routes."""
+        return _ep(
+            f"internal/messaging_services/notification/{_sub(event_type)}",
+            messages.NotificationMessage,
+            MessageOp.SEND,
+        )
+
+    @staticmethod
+    def notification_config() -> EndpointInfo:
+        """Routing of notification events to messaging services."""
+        return _ep(
+            "user/messaging_services/notification_config",
+            messages.NotificationConfigMessage,
+            MessageOp.SET_PUBLISH,
+        )
+
     # ------------------------------------------------------------------ user variables and progress
     @staticmethod
     def global_vars(var_name: str | None = None) -> EndpointInfo:

@@ -27,6 +27,17 @@ QUEUE_INFO = {
 
 #: The required fields of every message class, with valid values.
 REQUIRED: dict[str, dict[str, Any]] = {
+    "ACLAccountsMessage": {"accounts": {"user": {"categories": ["+@all"], "profile": "user_write"}}},
+    "AvailableMessagingServicesMessage": {
+        "config": {
+            "signal": {"enabled": False},
+            "teams": {"enabled": False},
+            "scilog": {"enabled": True, "default": "local"},
+        }
+    },
+    "MessagingServiceMessage": {"service_name": "scilog", "message": [{"content": "hello"}]},
+    "NotificationConfigMessage": {},
+    "NotificationMessage": {"event": "new_scan", "message": [{"content": "scan 1 started"}]},
     "AlarmMessage": {"severity": 2, "info": ERROR_INFO},
     "AvailableResourceMessage": {"resource": {"samx": {}}},
     "BundleMessage": {},

@@ -47,6 +47,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("device-server", "bec-device-server", ("DeviceServer",), device_config=True),
     ServiceSpec("scan-server", "bec-scan-server", ("ScanServer", "ScanBundler")),
     ServiceSpec("dap", "bec-dap", ("DAPServer/LmfitService1D",)),
+    ServiceSpec("scihub", "bec-scihub", ("SciHub",)),
 )
 
 

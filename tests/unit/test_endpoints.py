@@ -164,6 +164,30 @@ ENDPOINTS: list[tuple[str, tuple, str, str, MessageOp]] = [
     ("dynamic_metric", ("grp",), "user/dynamic_metrics/grp", "DynamicMetricMessage", SP),
     ("endpoint_info", (), "public/endpoints", "AvailableResourceMessage", KV),
     ("login_info", (), "public/acl/login_info", "LoginInfoMessage", KV),
+    ("acl_accounts", (), "admin/acl/accounts", "ACLAccountsMessage", KV),
+    # messaging services, notifications
+    ("message_service_queue", (), "internal/message_service/queue", "MessagingServiceMessage", STREAM),
+    (
+        "available_messaging_services",
+        (),
+        "info/messaging_services/available_messaging_services",
+        "AvailableMessagingServicesMessage",
+        STREAM,
+    ),
+    (
+        "notification",
+        ("new_scan",),
+        "internal/messaging_services/notification/new_scan",
+        "NotificationMessage",
+        SEND,
+    ),
+    (
+        "notification_config",
+        (),
+        "user/messaging_services/notification_config",
+        "NotificationConfigMessage",
+        SP,
+    ),
     # user variables and progress
     ("global_vars", ("v",), "user/vars/v", "VariableMessage", KV),
     ("observer", (), "user/observer", "ObserverMessage", KV),

@@ -73,6 +73,7 @@ def test_compose_has_redis_with_persistence(compose: dict[str, Any]) -> None:
     ("device-server", "bec-device-server", "DeviceServer"),
     ("scan-server", "bec-scan-server", "ScanServer"),
     ("dap", "bec-dap", "DAPServer/LmfitService1D"),
+    ("scihub", "bec-scihub", "SciHub"),
 ])  # fmt: skip
 def test_compose_service_runs_a_real_entry_point(
     compose: dict[str, Any], service: str, command: str, heartbeat: str
@@ -130,7 +131,7 @@ def test_dockerfile_builds_a_non_root_image_from_the_package() -> None:
 
 # -- systemd -----------------------------------------------------------------------------------------
 
-UNITS = ("bec-device-server.service", "bec-scan-server.service", "bec-dap.service")
+UNITS = ("bec-device-server.service", "bec-scan-server.service", "bec-dap.service", "bec-scihub.service")
 
 
 def _unit(name: str) -> dict[str, list[str]]:
