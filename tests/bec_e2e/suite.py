@@ -193,6 +193,57 @@ def parse_report_log(path: Path) -> dict[str, Outcome]:
     return results
 
 
+#: How long pytest may take to exit after its session finished (stock client threads can keep it alive).
+EXIT_GRACE_S = 30.0
+
+
+def _wait_for_session(proc: subprocess.Popen[bytes], report_log: Path, budget: float, log: Any) -> int | None:
+    """pytest's exit code; ``None`` if the budget ran out first.
+
+    A stock client whose start failed can leave non-daemon threads that keep the
+    interpreter alive after the session: once the report log says the session
+    finished, pytest gets :data:`EXIT_GRACE_S` to exit, then it is killed and its
+    reported exit status is used.
+    """
+    deadline = time.monotonic() + budget
+    finished_at: float | None = None
+    while True:
+        try:
+            return proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if finished_at is None and _session_status(report_log) is not None:
+            finished_at = now
+        if finished_at is not None and now - finished_at > EXIT_GRACE_S:
+            _kill(proc)
+            log.write(f"\n*** pytest still alive {EXIT_GRACE_S:.0f} s after its session finished: killed ***\n")
+            return _session_status(report_log)
+        if now > deadline:
+            _kill(proc)
+            log.write(f"\n*** stopped at the time budget of {budget:.0f} s ***\n")
+            return None
+
+
+def _session_status(report_log: Path) -> int | None:
+    """The exit status in the report log's SessionFinish line, once it is there."""
+    if not report_log.is_file():
+        return None
+    with report_log.open("rb") as handle:
+        handle.seek(max(0, report_log.stat().st_size - 400))
+        tail = handle.read().decode(errors="replace").strip().splitlines()
+    try:
+        last = json.loads(tail[-1]) if tail else {}
+    except ValueError:
+        return None
+    return int(last["exitstatus"]) if last.get("$report_type") == "SessionFinish" else None
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def _longrepr_text(longrepr: Any) -> str:
     if isinstance(longrepr, str):
         return longrepr
@@ -239,12 +290,7 @@ def run_suite(
                 cmd, cwd=env.tests_dir.parent, stdout=log, stderr=subprocess.STDOUT,
                 env=_stock_env(), start_new_session=True,
             )  # fmt: skip
-            try:
-                exit_code = proc.wait(timeout=budget)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                log.write(f"\n*** stopped at the time budget of {budget:.0f} s ***\n")
+            exit_code = _wait_for_session(proc, report_log, budget, log)
     finally:
         stop_output = stack.stop()
     results = parse_report_log(report_log) if report_log.is_file() else {}
