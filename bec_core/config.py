@@ -41,6 +41,7 @@ from bec_core.errors import ConfigError
 __all__ = [
     "ENV_VARIABLES",
     "DeviceServerSettings",
+    "FileWriterSettings",
     "RedisSettings",
     "ScanServerSettings",
     "ServiceSettings",
@@ -202,6 +203,28 @@ class ScanServerSettings(_Settings):
     bound; the points themselves all go out on ``info/scans/scan_segment``). 0 keeps them all."""
 
 
+class FileWriterSettings(_Settings):
+    """Settings of ``bec-file-writer`` (``base_path`` is also read by the scan server)."""
+
+    base_path: str = "./data"
+    """Data directory (stock's default ``./data``, relative to the scan server's working
+    directory); the active account is appended as a directory, or substituted for
+    ``$account``. Files go to ``<base_path>/S00000-00999/S00001/S00001_master.h5``."""
+    flush_interval_s: float = Field(default=0.2, gt=0)
+    """Longest time rows of a running scan stay unflushed (a flush point: the file on disk
+    is consistent and readable by others up to it)."""
+    flush_rows: int = Field(default=1000, ge=1)
+    """Flush after this many rows even sooner."""
+    segment_grace_s: float = Field(default=5.0, gt=0)
+    """After a scan's final status, how long to wait for missing points (then they are
+    fetched from Redis, and the file is marked incomplete if some are still missing)."""
+    max_pending_points: int = Field(default=50_000, ge=1)
+    """Most points of one scan held in memory while the file lags behind; later ones are
+    read back from Redis (``info/public/<id>/scan_segment/<n>``) when the writer catches up."""
+    history_max: int = Field(default=10_000, ge=1)
+    """Length of the scan-history stream (stock: 10,000)."""
+
+
 class ServiceSettings(_Settings):
     """Everything a bec-core service is configured with."""
 
@@ -212,6 +235,7 @@ class ServiceSettings(_Settings):
     timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
     device_server: DeviceServerSettings = Field(default_factory=DeviceServerSettings)
     scan_server: ScanServerSettings = Field(default_factory=ScanServerSettings)
+    file_writer: FileWriterSettings = Field(default_factory=FileWriterSettings)
 
     @field_validator("log_level")
     @classmethod
