@@ -14,6 +14,7 @@ Sources are applied in this order, later ones winning:
    ``BEC_REDIS_PASSWORD``   ``redis.password``
    ``BEC_LOG_LEVEL``        ``log_level``
    ``BEC_STATE_DIR``        ``state_dir``
+   ``BEC_FILE_WRITER_BASE_PATH`` ``file_writer.base_path``
    =======================  ===================
 
    Other ``BEC_*`` variables are ignored.
@@ -58,6 +59,7 @@ ENV_VARIABLES: dict[str, tuple[str, ...]] = {
     "BEC_REDIS_PASSWORD": ("redis", "password"),
     "BEC_LOG_LEVEL": ("log_level",),
     "BEC_STATE_DIR": ("state_dir",),
+    "BEC_FILE_WRITER_BASE_PATH": ("file_writer", "base_path"),
 }
 
 _SCHEMES = ("redis", "rediss", "unix")

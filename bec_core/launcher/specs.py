@@ -46,6 +46,7 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("device-server", "bec-device-server", ("DeviceServer",), device_config=True),
     ServiceSpec("scan-server", "bec-scan-server", ("ScanServer", "ScanBundler")),
+    ServiceSpec("file-writer", "bec-file-writer", ("FileWriterManager",)),
 )
 
 

@@ -46,7 +46,7 @@ def test_start_status_stop_with_an_existing_redis(make_opts: MakeOpts, clean_red
     ]
     assert rows[0].pid == started[0].pid and rows[0].uptime is not None
     assert "answers" in redis_line
-    assert check(opts.settings.redis) == (True, "running: DeviceServer, ScanServer, ScanBundler")
+    assert check(opts.settings.redis, list(opts.specs)) == (True, "running: DeviceServer, ScanServer, ScanBundler")
 
     with pytest.raises(LaunchError, match="already running"):
         start(opts, say=lines.append)
@@ -55,7 +55,7 @@ def test_start_status_stop_with_an_existing_redis(make_opts: MakeOpts, clean_red
     assert not any(is_alive(item.pid) for item in started)
     assert opts.state.recorded() == []
     # the services said goodbye: their heartbeats are no longer RUNNING
-    ok, text = check(opts.settings.redis)
+    ok, text = check(opts.settings.redis, list(opts.specs))
     assert not ok and "DeviceServer: IDLE" in text
     assert stop(opts, say=lines.append) is False
     assert lines[-1].startswith("nothing is running")
