@@ -55,14 +55,44 @@ def write_value(group: h5py.Group, name: str, value: Any) -> None:
         group.create_dataset(name, data=dataset_value(value))
     except Exception as exc:  # stock logs and goes on with the next value
         log.error("cannot write %s/%s (%s): %s", group.name, name, type(value).__name__, exc)
-        return
-    mark_signal_group(group)
 
 
 def write_mapping(group: h5py.Group, data: Mapping[str, Any]) -> None:
     """Write every entry of ``data`` into ``group``."""
     for key, value in data.items():
         write_value(group, str(key), value)
+
+
+def same(a: Any, b: Any) -> bool:
+    """True if two values would be stored alike (numpy-safe, never raises)."""
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(np.all(a == b)) if isinstance(a, np.ndarray) else bool(a == b)
+    except Exception:
+        return False
+
+
+def update_mapping(group: h5py.Group, data: Mapping[str, Any], written: Mapping[str, Any] | None) -> None:
+    """Make ``group`` hold ``data`` when it already holds ``written``: only what changed is rewritten."""
+    if written is None:
+        write_mapping(group, data)
+        return
+    for key, value in data.items():
+        key = str(key)
+        old = written.get(key)
+        if isinstance(value, Mapping):
+            if key in group and not isinstance(group[key], h5py.Group):
+                del group[key]
+            update_mapping(group.require_group(key), value, old if isinstance(old, Mapping) else {})
+        elif value is None:
+            if key in group:
+                del group[key]
+        elif key not in written or not same(old, value):
+            write_value(group, key, value)
+    for key in written:
+        if key not in data and str(key) in group:
+            del group[str(key)]
 
 
 def mark_signal_group(group: h5py.Group) -> None:

@@ -139,7 +139,7 @@ class ScanJob:
             return
         self.file = ScanFile(path)
         try:
-            await self.thread.call(self.file.open)
+            await self.thread.call(self.file.open, self._summary(status))
         except FileWriteError as exc:
             await self._fail(path, exc)
             return
@@ -261,21 +261,24 @@ class ScanJob:
                 "scan %s: %d of %d points never arrived", self.scan_id, expected - self.next_point, expected
             )
 
-    async def _finish(self) -> None:
-        assert self.file is not None and self.final is not None
-        final = self.final
-        info = dict(final.info)
-        info["status"] = final.status
-        info["reason"] = final.reason
-        summary = ScanSummary(
+    def _summary(self, status: ScanStatusMessage, end_time: float | None = None) -> ScanSummary:
+        info = dict(status.info)
+        info["status"] = status.status
+        info["reason"] = status.reason
+        return ScanSummary(
             scan_id=self.scan_id,
             info=info,
-            start_time=self.start_time,
-            end_time=final.timestamp,
+            start_time=self.start_time if self.start_time is not None else status.timestamp,
+            end_time=end_time,
             configuration=self.configuration(),
             file_references=dict(self.file_references),
             program_version=self.version,
         )
+
+    async def _finish(self) -> None:
+        assert self.file is not None and self.final is not None
+        final = self.final
+        summary = self._summary(final, final.timestamp)
         complete = self.missing == 0
         stored = await self.thread.call(self.file.stored_data_info)
         try:

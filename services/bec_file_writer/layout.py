@@ -1,6 +1,6 @@
-"""The end-of-scan part of stock BEC's default NeXus layout.
+"""Stock BEC's default NeXus layout, but the device data (``rows.py``, ``scan_file.py``).
 
-Written when a scan ends (rows and baseline are already in the file): under ``/entry`` the
+Written in two steps, at the scan's opening and at its end: under ``/entry`` the
 NXentry attributes and datasets, ``control`` (NXmonitor), ``data`` (NXdata with links to the
 scan-report devices), ``sample``, ``instrument/source``; under ``/entry/collection`` the
 ``metadata`` (the scan's status info, its times and the user metadata), ``readout_groups``
@@ -18,7 +18,7 @@ from typing import Any
 
 import h5py
 
-from bec_file_writer.h5tree import nx_group, set_attrs, write_mapping, write_value
+from bec_file_writer.h5tree import nx_group, set_attrs, update_mapping, write_mapping, write_value
 
 SOURCE = {"type": "Synchrotron X-ray Source", "name": "Swiss Light Source", "probe": "x-ray"}
 READOUT_GROUPS = ("baseline", "monitored", "async")
@@ -84,13 +84,63 @@ def info_storage(summary: ScanSummary) -> dict[str, Any]:
     return out
 
 
-def write_collection(f: h5py.File, summary: ScanSummary, master_path: str) -> dict[str, Any]:
-    """Everything under ``entry/collection`` but the device data; returns the metadata written."""
-    collection = nx_group(f.require_group("entry"), "collection", "NXcollection")
+def write_opening(f: h5py.File, summary: ScanSummary) -> dict[str, Any]:
+    """What is known when the scan opens; returns the metadata written (for :func:`write_closing`).
+
+    Written at the start so that the scan's end costs little: the metadata of the ``open``
+    status, the readout groups, the device configuration (as it is when the scan starts),
+    the empty ``file_references`` and ``states`` groups and ``/entry``'s fixed parts.
+    """
+    entry = f.require_group("entry")
+    collection = nx_group(entry, "collection", "NXcollection")
     metadata = info_storage(summary)
     write_mapping(nx_group(collection, "metadata", "NXcollection"), metadata)
+    _readout_groups(collection, summary.info)
+    write_mapping(nx_group(collection, "configuration", "NXcollection"), summary.configuration)
+    nx_group(collection, "file_references", "NXcollection")
+    nx_group(collection, "states", "NXcollection")
+    set_attrs(entry, {"NX_class": "NXentry", "start_time": iso(summary.start_time), "version": 1.0})
+    write_value(entry, "entry_identifier_uuid", summary.info.get("scan_id") or summary.scan_id)
+    entry["entry_identifier_uuid"].attrs["description"] = "Scan identifier (scan_id) used by BEC"
+    write_value(entry, "program_name", "BEC")
+    entry["program_name"].attrs["version"] = summary.program_version
+    control = nx_group(entry, "control", "NXmonitor")
+    write_value(control, "mode", "monitor")
+    nx_group(entry, "sample", "NXsample")
+    source = nx_group(nx_group(entry, "instrument", "NXinstrument"), "source", "NXsource")
+    for key, value in SOURCE.items():
+        write_value(source, key, value)
+    return metadata
+
+
+def write_closing(
+    f: h5py.File, summary: ScanSummary, opened: Mapping[str, Any] | None, master_path: str
+) -> None:
+    """What the scan's end adds: the final metadata (only what changed since the opening), the
+    readout groups, links to devices' files, the times and ``entry/data``."""
+    entry = f.require_group("entry")
+    collection = nx_group(entry, "collection", "NXcollection")
+    metadata = info_storage(summary)
+    update_mapping(nx_group(collection, "metadata", "NXcollection"), metadata, opened)
+    _readout_groups(collection, summary.info)
+    if opened is None:
+        write_mapping(nx_group(collection, "configuration", "NXcollection"), summary.configuration)
+    refs = nx_group(collection, "file_references", "NXcollection")
+    for name, msg in summary.file_references.items():
+        _file_reference(refs, name, msg, master_path)
+    nx_group(collection, "states", "NXcollection")
+    start, end = iso(summary.start_time), iso(summary.end_time)
+    set_attrs(entry, {"NX_class": "NXentry", "start_time": start, "end_time": end, "version": 1.0})
+    write_value(entry, "start_time", start)
+    write_value(entry, "end_time", end)
+    if metadata.get("title"):
+        write_value(entry, "title", metadata["title"])
+    _write_data(entry, summary.info.get("scan_report_devices") or [])
+
+
+def _readout_groups(collection: h5py.Group, info: Mapping[str, Any]) -> None:
     groups = nx_group(collection, "readout_groups", "NXcollection")
-    priorities = summary.info.get("readout_priority") or {}
+    priorities = info.get("readout_priority") or {}
     for name in READOUT_GROUPS:
         if name not in priorities:
             continue
@@ -98,12 +148,6 @@ def write_collection(f: h5py.File, summary: ScanSummary, master_path: str) -> di
         for device in priorities.get(name) or []:
             if device not in group:
                 group[device] = h5py.SoftLink(f"/entry/collection/devices/{device}")
-    write_mapping(nx_group(collection, "configuration", "NXcollection"), summary.configuration)
-    refs = nx_group(collection, "file_references", "NXcollection")
-    for name, msg in summary.file_references.items():
-        _file_reference(refs, name, msg, master_path)
-    nx_group(collection, "states", "NXcollection")
-    return metadata
 
 
 def _file_reference(refs: h5py.Group, name: str, msg: Any, master_path: str) -> None:
@@ -118,28 +162,6 @@ def _file_reference(refs: h5py.Group, name: str, msg: Any, master_path: str) -> 
     for entry_name, entry_path in entries.items():
         if entry_name not in group:
             group[entry_name] = h5py.ExternalLink(target, entry_path)
-
-
-def write_entry(f: h5py.File, summary: ScanSummary, metadata: Mapping[str, Any]) -> None:
-    """``/entry`` itself: attributes, times, identifiers, control, data, sample, instrument."""
-    entry = f.require_group("entry")
-    start, end = iso(summary.start_time), iso(summary.end_time)
-    set_attrs(entry, {"NX_class": "NXentry", "start_time": start, "end_time": end, "version": 1.0})
-    write_value(entry, "start_time", start)
-    write_value(entry, "end_time", end)
-    if metadata.get("title"):
-        write_value(entry, "title", metadata["title"])
-    write_value(entry, "entry_identifier_uuid", summary.info.get("scan_id") or summary.scan_id)
-    entry["entry_identifier_uuid"].attrs["description"] = "Scan identifier (scan_id) used by BEC"
-    write_value(entry, "program_name", "BEC")
-    entry["program_name"].attrs["version"] = summary.program_version
-    control = nx_group(entry, "control", "NXmonitor")
-    write_value(control, "mode", "monitor")
-    _write_data(entry, summary.info.get("scan_report_devices") or [])
-    nx_group(entry, "sample", "NXsample")
-    source = nx_group(nx_group(entry, "instrument", "NXinstrument"), "source", "NXsource")
-    for key, value in SOURCE.items():
-        write_value(source, key, value)
 
 
 def _value_shape(f: h5py.File, device: str) -> tuple[int, ...] | None:

@@ -2,7 +2,9 @@
 
 Each ``devices/<device>/<signal>/{value,timestamp}`` of a monitored device is a
 one-dimensional (or, for array readings, N+1-dimensional) chunked dataset that grows
-along its first axis as points arrive. Its dtype is that of the first reading, as
+along its first axis as points arrive. Rows are collected per column and written in one
+block per column at each :meth:`DeviceRows.write` (the writer's flush points): a small
+HDF5 write costs about as much as a large one. Its dtype is that of the first reading, as
 stock's writer gets it from the list of all readings (Python floats → float64, ints →
 int64, numpy scalars keep theirs, text → UTF-8 strings). A reading that does not fit the
 dataset (another shape, text in a number column) is logged and its row left out, as stock
@@ -22,6 +24,7 @@ from bec_file_writer.h5tree import mark_signal_group
 
 log = logging.getLogger(__name__)
 
+FIELDS = ("value", "timestamp")
 #: aim for chunks of about this many bytes (a few rows for images, thousands for scalars)
 CHUNK_BYTES = 64 * 1024
 
@@ -47,9 +50,11 @@ class Column:
         self.ds = group.create_dataset(
             name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(rows, *shape)
         )
+        self.buffer: list[Any] = []
 
-    def append(self, values: list[Any]) -> None:
-        """Append rows (values that do not fit are left out and logged)."""
+    def write(self) -> None:
+        """Append the collected rows to the dataset (values that do not fit are left out and logged)."""
+        values, self.buffer = self.buffer, []
         if not values:
             return
         try:
@@ -82,7 +87,7 @@ class Column:
 
     @property
     def rows(self) -> int:
-        """Rows written so far."""
+        """Rows written so far (without the collected ones)."""
         return int(self.ds.shape[0])
 
 
@@ -95,35 +100,42 @@ class DeviceRows:
         self.points = 0
 
     def append(self, points: Iterable[Mapping[str, Any]]) -> int:
-        """Append one row per point (``{device: {signal: {"value", "timestamp"}}}``); returns rows added."""
-        pending: dict[tuple[str, str, str], list[Any]] = {}
-        first: dict[tuple[str, str, str], Any] = {}
+        """Collect one row per point (``{device: {signal: {"value", "timestamp"}}}``); returns the count.
+
+        A new signal's datasets are created here (from its first reading); rows reach the
+        file at :meth:`write`.
+        """
+        columns = self.columns
         count = 0
         for data in points:
             count += 1
             for device, signals in data.items():
-                if not isinstance(signals, Mapping):
+                if not isinstance(signals, dict):  # (dict, not Mapping: this loop is the hot path)
                     continue
                 for signal, reading in signals.items():
-                    if not isinstance(reading, Mapping):
+                    if not isinstance(reading, dict):
                         continue
-                    for field in ("value", "timestamp"):
-                        if field in reading and reading[field] is not None:
-                            key = (str(device), str(signal), field)
-                            pending.setdefault(key, []).append(reading[field])
-                            first.setdefault(key, reading[field])
-        for key, values in pending.items():
-            column = self.columns.get(key)
-            if column is None:
-                column = self._create(key, first[key])
-                if column is None:
-                    continue
-            column.append(values)
+                    for field in FIELDS:
+                        value = reading.get(field)
+                        if value is None:
+                            continue
+                        key = (device, signal, field)
+                        column = columns.get(key)
+                        if column is None:
+                            column = self._create(key, value)
+                            if column is None:
+                                continue
+                        column.buffer.append(value)
         self.points += count
         return count
 
+    def write(self) -> None:
+        """Write every collected row to the file."""
+        for column in self.columns.values():
+            column.write()
+
     def _create(self, key: tuple[str, str, str], value: Any) -> Column | None:
-        device, signal, field = key
+        device, signal, field = (str(k) for k in key)
         group = self.devices.require_group(device).require_group(signal)
         mark_signal_group(group)
         try:

@@ -21,7 +21,7 @@ import h5py
 
 from bec_file_writer.errors import FileWriteError
 from bec_file_writer.h5tree import DEVICES_PATH, mark_signal_group, nx_group, write_value
-from bec_file_writer.layout import ScanSummary, write_collection, write_entry
+from bec_file_writer.layout import ScanSummary, write_closing, write_opening
 from bec_file_writer.rows import DeviceRows
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,11 @@ class ScanFile:
         self.file: h5py.File | None = None
         self.rows: DeviceRows | None = None
         self.baseline_written = False
+        self.opened: dict[str, Any] | None = None
 
-    def open(self) -> None:
-        """Create the directory and the file (replacing a previous one at the path).
+    def open(self, summary: ScanSummary | None = None) -> None:
+        """Create the directory and the file (replacing a previous one at the path), with what
+        is known at the scan's opening (``summary``).
 
         Raises:
             FileWriteError: the directory or file cannot be created (naming the path).
@@ -53,6 +55,8 @@ class ScanFile:
         entry.attrs[STATUS_ATTR] = "writing"
         collection = nx_group(entry, "collection", "NXcollection")
         self.rows = DeviceRows(nx_group(collection, "devices", "NXcollection"))
+        if summary is not None:
+            self.opened = write_opening(self.file, summary)
         self.file.flush()
 
     @property
@@ -79,11 +83,12 @@ class ScanFile:
                 sub = group.require_group(str(signal))
                 for field, value in reading.items():
                     write_value(sub, str(field), value)
-                mark_signal_group(sub)
+                if len(sub):
+                    mark_signal_group(sub)
         self.baseline_written = True
 
     def append(self, points: Iterable[Mapping[str, Any]]) -> int:
-        """Append one row per point's data; returns the number of points."""
+        """Collect one row per point's data (written at the next flush); returns the number of points."""
         self._require()
         assert self.rows is not None
         return self.rows.append(points)
@@ -96,13 +101,18 @@ class ScanFile:
     def flush(self) -> None:
         """Write everything so far to disk (a flush point)."""
         if self.file is not None:
+            assert self.rows is not None
+            self.rows.write()
             self.file.flush()
 
     def finish(self, summary: ScanSummary, complete: bool) -> None:
         """Write the end-of-scan layout, mark the file and close it."""
         f = self._require()
-        metadata = write_collection(f, summary, self.path)
-        write_entry(f, summary, metadata)
+        assert self.rows is not None
+        self.rows.write()
+        if self.opened is None:
+            write_opening(f, summary)
+        write_closing(f, summary, self.opened, self.path)
         f["entry"].attrs[STATUS_ATTR] = "complete" if complete else "incomplete"
         self.close()
 
@@ -112,6 +122,8 @@ class ScanFile:
         f = self.file
         if f is None:
             return out
+        assert self.rows is not None
+        self.rows.write()
         for device, group in f[DEVICES_PATH].items():
             if not isinstance(group, h5py.Group):
                 continue
