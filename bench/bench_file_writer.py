@@ -6,7 +6,7 @@ Part 1, the writer alone: a private redis-server and ``bec-file-writer`` (proces
 benchmark plays a scan server as fast as Redis takes it (status ``open``, N points of one
 motor and M monitors, each point's segment published and its public key set as the scan
 server does, in pipelines of 500, then ``closed``) and measures the writer's throughput
-(N / (FileMessage done − first point sent)) and its lag when the "scan" ends
+(N / (FileMessage done - first point sent)) and its lag when the "scan" ends
 (``closed`` sent → FileMessage done).
 
 Part 2, the real stack: redis-server, ``bec-device-server``, ``bec-scan-server`` and
@@ -79,7 +79,9 @@ class FileWatch:
         return self.done[scan_id]
 
 
-def _status(scan_id: str, number: int, status: str, points: int, monitors: int, base: Path) -> ScanStatusMessage:
+def _status(
+    scan_id: str, number: int, status: str, points: int, monitors: int, base: Path
+) -> ScanStatusMessage:
     devices = ["samx", *(f"mon{i}" for i in range(monitors))]
     info = {
         "scan_id": scan_id,
@@ -90,7 +92,13 @@ def _status(scan_id: str, number: int, status: str, points: int, monitors: int, 
         "num_points": points,
         "num_monitored_readouts": points,
         "scan_report_devices": ["samx"],
-        "readout_priority": {"monitored": devices, "baseline": [], "async": [], "continuous": [], "on_request": []},
+        "readout_priority": {
+            "monitored": devices,
+            "baseline": [],
+            "async": [],
+            "continuous": [],
+            "on_request": [],
+        },
         "file_components": (str(base / f"S{number:05d}"), "h5"),
         "scan_parameters": {"system_config": {}},
         "request_inputs": {"arg_bundle": ["samx", -5, 5], "inputs": {}, "kwargs": {"steps": points}},
@@ -111,7 +119,9 @@ def _status(scan_id: str, number: int, status: str, points: int, monitors: int, 
 async def writer_alone(monitors: int, points: int, tmp: Path, number: int) -> dict[str, float]:
     """Part 1: the writer fed at Redis speed."""
     redis = RedisServer(persistence="none", data_dir=tmp, log_file=tmp / f"redis-{monitors}.log").start()
-    proc = spawn([str(BIN / "bec-file-writer"), "--redis", redis.url, "--log-level", "WARNING"], tmp / "fw.log")
+    proc = spawn(
+        [str(BIN / "bec-file-writer"), "--redis", redis.url, "--log-level", "WARNING"], tmp / "fw.log"
+    )
     conn = await AsyncRedisConnector(redis.url).connect()
     try:
         await wait_running(conn, ["FileWriterManager"])
@@ -119,7 +129,9 @@ async def writer_alone(monitors: int, points: int, tmp: Path, number: int) -> di
         await conn.register(MessageEndpoints.public_file(), watch)
         scan_id = str(uuid.uuid4())
         base = tmp / "data"
-        await conn.set_and_publish(MessageEndpoints.scan_status(), _status(scan_id, number, "open", points, monitors, base))
+        await conn.set_and_publish(
+            MessageEndpoints.scan_status(), _status(scan_id, number, "open", points, monitors, base)
+        )
         segment = MessageEndpoints.scan_segment().endpoint
         rng = random.Random(1)
         t0 = time.perf_counter()
@@ -127,16 +139,24 @@ async def writer_alone(monitors: int, points: int, tmp: Path, number: int) -> di
             pipe = conn.pipeline()
             for point in range(start, min(points, start + BATCH)):
                 now = time.time()
-                data = {"samx": {"samx": {"value": point * 0.01, "timestamp": now},
-                                 "samx_setpoint": {"value": point * 0.01, "timestamp": now}}}
+                data = {
+                    "samx": {
+                        "samx": {"value": point * 0.01, "timestamp": now},
+                        "samx_setpoint": {"value": point * 0.01, "timestamp": now},
+                    }
+                }
                 for i in range(monitors):
                     data[f"mon{i}"] = {f"mon{i}": {"value": rng.random(), "timestamp": now}}
-                raw = dumps(ScanMessage(point_id=point, scan_id=scan_id, data=data, metadata={"scan_id": scan_id}))
+                raw = dumps(
+                    ScanMessage(point_id=point, scan_id=scan_id, data=data, metadata={"scan_id": scan_id})
+                )
                 pipe.publish(segment, raw)
                 pipe.set(MessageEndpoints.public_scan_segment(scan_id, point).endpoint, raw, ex=600)
             await pipe.execute()
         t_sent = time.perf_counter()
-        await conn.set_and_publish(MessageEndpoints.scan_status(), _status(scan_id, number, "closed", points, monitors, base))
+        await conn.set_and_publish(
+            MessageEndpoints.scan_status(), _status(scan_id, number, "closed", points, monitors, base)
+        )
         t_closed = time.perf_counter()
         t_done, msg = await watch.wait_done(scan_id, 300)
         assert msg.successful, (tmp / "fw.log").read_text()[-2000:]
@@ -159,10 +179,42 @@ async def real_stack(monitors: int, points: int, repeats: int, tmp: Path) -> dic
     log = tmp / "servers.log"
     url, services = redis.url, str(tmp / "services.yaml")
     procs: list[subprocess.Popen[bytes]] = [
-        spawn([str(BIN / "bec-device-server"), "--redis", url, "--config", str(tmp / "devices.yaml"),
-               "--log-level", "WARNING"], log),
-        spawn([str(BIN / "bec-scan-server"), "--redis", url, "--service-config", services, "--log-level", "WARNING"], log),
-        spawn([str(BIN / "bec-file-writer"), "--redis", url, "--service-config", services, "--log-level", "WARNING"], log),
+        spawn(
+            [
+                str(BIN / "bec-device-server"),
+                "--redis",
+                url,
+                "--config",
+                str(tmp / "devices.yaml"),
+                "--log-level",
+                "WARNING",
+            ],
+            log,
+        ),
+        spawn(
+            [
+                str(BIN / "bec-scan-server"),
+                "--redis",
+                url,
+                "--service-config",
+                services,
+                "--log-level",
+                "WARNING",
+            ],
+            log,
+        ),
+        spawn(
+            [
+                str(BIN / "bec-file-writer"),
+                "--redis",
+                url,
+                "--service-config",
+                services,
+                "--log-level",
+                "WARNING",
+            ],
+            log,
+        ),
     ]
     conn = await AsyncRedisConnector(url).connect()
     out: dict[str, list[float]] = {"scan_s": [], "rate": [], "end_to_file_ms": []}
@@ -183,7 +235,10 @@ async def real_stack(monitors: int, points: int, repeats: int, tmp: Path) -> dic
         for _ in range(repeats):
             request = ScanQueueMessage(
                 scan_type="line_scan",
-                parameter={"args": {"samx": [-5, 5]}, "kwargs": {"steps": points, "exp_time": 0, "relative": False}},
+                parameter={
+                    "args": {"samx": [-5, 5]},
+                    "kwargs": {"steps": points, "exp_time": 0, "relative": False},
+                },
                 metadata={"RID": str(uuid.uuid4())},
             )
             ended.clear()
@@ -220,36 +275,48 @@ async def main_async(args: argparse.Namespace) -> list[Table]:
             sub = tmp / f"alone-{monitors}-{r}"
             sub.mkdir()
             runs.append(await writer_alone(monitors, args.points, sub, r + 1))
-        alone.rows.append([
-            monitors,
-            round(statistics.median(x["sent_rate"] for x in runs)),
-            round(statistics.median(x["rate"] for x in runs)),
-            round(statistics.median(x["lag_ms"] for x in runs), 1),
-        ])
+        alone.rows.append(
+            [
+                monitors,
+                round(statistics.median(x["sent_rate"] for x in runs)),
+                round(statistics.median(x["rate"] for x in runs)),
+                round(statistics.median(x["lag_ms"] for x in runs), 1),
+            ]
+        )
     alone.notes.append("lag at scan end: the 'closed' status sent → master FileMessage done (file closed)")
     stack = Table(
         f"Real stack: line_scan of {args.scan_points:,} points, exp_time 0 (median of {args.repeats})",
-        ["monitors", "scan (s)", "points/s into the file", "scan end → FileMessage (ms)", "min-max (ms)"],
+        [
+            "monitors",
+            "scan (s)",
+            "file rows/s (bounded by the scan)",
+            "scan end → FileMessage (ms)",
+            "min-max (ms)",
+        ],
         key="file_writer_stack",
     )
     for monitors in args.monitors:
         sub = tmp / f"stack-{monitors}"
         sub.mkdir()
         res = await real_stack(monitors, args.scan_points, args.repeats, sub)
-        stack.rows.append([
-            monitors,
-            round(statistics.median(res["scan_s"]), 3),
-            round(statistics.median(res["rate"])),
-            round(statistics.median(res["end_to_file_ms"]), 1),
-            f"{min(res['end_to_file_ms']):.1f}-{max(res['end_to_file_ms']):.1f}",
-        ])
+        stack.rows.append(
+            [
+                monitors,
+                round(statistics.median(res["scan_s"]), 3),
+                round(statistics.median(res["rate"])),
+                round(statistics.median(res["end_to_file_ms"]), 1),
+                f"{min(res['end_to_file_ms']):.1f}-{max(res['end_to_file_ms']):.1f}",
+            ]
+        )
     stack.notes.append("scan end: 'closed' received by the benchmark; FileMessage: done=True received")
     stack.notes.append("points/s into the file: points / (FileMessage done=False at open → done=True)")
     return [alone, stack]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--points", type=int, default=20_000)
     parser.add_argument("--scan-points", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
