@@ -21,6 +21,8 @@ from bec_file_writer.job import ScanJob
 log = logging.getLogger(__name__)
 
 FINISHED_MEMORY = 1000
+#: scans whose device file messages are kept until the scan's first own message arrives
+PENDING_FILE_SCANS = 100
 
 
 class JobManager:
@@ -33,6 +35,7 @@ class JobManager:
         self.finished: deque[str] = deque(maxlen=FINISHED_MEMORY)
         self.completed: deque[ScanJob] = deque(maxlen=100)
         self.configuration: dict[str, dict[str, Any]] = {}
+        self.pending_files: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def job(self, scan_id: str) -> ScanJob | None:
         """The job for ``scan_id``, created (and started) on its first message; None once finished."""
@@ -41,6 +44,8 @@ class JobManager:
         job = self.jobs.get(scan_id)
         if job is None:
             job = self.new_job(scan_id)
+            for name, file_msg in self.pending_files.pop(scan_id, {}).items():
+                job.on_file_reference(name, file_msg)
             self.jobs[scan_id] = job
             task = asyncio.get_running_loop().create_task(job.run(), name=f"file:{scan_id}")
             self.tasks[scan_id] = task
@@ -92,6 +97,10 @@ class JobManager:
         job = self.jobs.get(scan_id)
         if job is not None:
             job.on_file_reference(name, value)
+        elif scan_id not in self.finished:  # a device may announce its file before the scan's status
+            self.pending_files.setdefault(scan_id, {})[name] = value
+            while len(self.pending_files) > PENDING_FILE_SCANS:
+                self.pending_files.popitem(last=False)
 
     def on_configuration(self, msg: MessageObject) -> None:
         """``info/devices/read_configuration/<device>``."""
