@@ -14,6 +14,7 @@ Sources are applied in this order, later ones winning:
    ``BEC_REDIS_PASSWORD``   ``redis.password``
    ``BEC_LOG_LEVEL``        ``log_level``
    ``BEC_STATE_DIR``        ``state_dir``
+   ``BEC_FILE_WRITER_BASE_PATH`` ``file_writer.base_path``
    =======================  ===================
 
    Other ``BEC_*`` variables are ignored.
@@ -41,6 +42,7 @@ from bec_core.errors import ConfigError
 __all__ = [
     "ENV_VARIABLES",
     "DeviceServerSettings",
+    "FileWriterSettings",
     "LogbookSettings",
     "RedisSettings",
     "ScanServerSettings",
@@ -59,6 +61,7 @@ ENV_VARIABLES: dict[str, tuple[str, ...]] = {
     "BEC_REDIS_PASSWORD": ("redis", "password"),
     "BEC_LOG_LEVEL": ("log_level",),
     "BEC_STATE_DIR": ("state_dir",),
+    "BEC_FILE_WRITER_BASE_PATH": ("file_writer", "base_path"),
 }
 
 _SCHEMES = ("redis", "rediss", "unix")
@@ -238,6 +241,28 @@ class SciHubSettings(_Settings):
     logbook: LogbookSettings = Field(default_factory=LogbookSettings)
 
 
+class FileWriterSettings(_Settings):
+    """Settings of ``bec-file-writer`` (``base_path`` is also read by the scan server)."""
+
+    base_path: str = "./data"
+    """Data directory (stock's default ``./data``, relative to the scan server's working
+    directory); the active account is appended as a directory, or substituted for
+    ``$account``. Files go to ``<base_path>/S00000-00999/S00001/S00001_master.h5``."""
+    flush_interval_s: float = Field(default=0.2, gt=0)
+    """Longest time rows of a running scan stay unflushed (a flush point: the file on disk
+    is consistent and readable by others up to it)."""
+    flush_rows: int = Field(default=1000, ge=1)
+    """Flush after this many rows even sooner."""
+    segment_grace_s: float = Field(default=5.0, gt=0)
+    """After a scan's final status, how long to wait for missing points (then they are
+    fetched from Redis, and the file is marked incomplete if some are still missing)."""
+    max_pending_points: int = Field(default=50_000, ge=1)
+    """Most points of one scan held in memory while the file lags behind; later ones are
+    read back from Redis (``info/public/<id>/scan_segment/<n>``) when the writer catches up."""
+    history_max: int = Field(default=10_000, ge=1)
+    """Length of the scan-history stream (stock: 10,000)."""
+
+
 class ServiceSettings(_Settings):
     """Everything a bec-core service is configured with."""
 
@@ -249,6 +274,7 @@ class ServiceSettings(_Settings):
     device_server: DeviceServerSettings = Field(default_factory=DeviceServerSettings)
     scan_server: ScanServerSettings = Field(default_factory=ScanServerSettings)
     scihub: SciHubSettings = Field(default_factory=SciHubSettings)
+    file_writer: FileWriterSettings = Field(default_factory=FileWriterSettings)
 
     @field_validator("log_level")
     @classmethod

@@ -33,6 +33,7 @@ from bec_core.client.errors import (
     ServerNotRunningError,
 )
 from bec_core.client.events import EventHub
+from bec_core.client.history import ScanHistory
 from bec_core.client.movement import MoveStatus, move_targets, where_motors
 from bec_core.client.queue import QueueControl
 from bec_core.client.report import Liveness, ScanReport
@@ -107,6 +108,11 @@ class BECClient:
         if self._connector is None:
             raise ConnectorError("the client is not started: call start() (or use `with BECClient(...)`)")
         return self._connector
+
+    @property
+    def history(self) -> ScanHistory:
+        """The finished scans with their files (``bec.history[-1].read()``)."""
+        return ScanHistory(self.connector)
 
     @property
     def redis_url(self) -> str:

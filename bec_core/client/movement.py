@@ -42,8 +42,10 @@ class MoveStatus(ScanReport):
             self._read(block=None)
         return len(self.results) >= len(self.targets)
 
-    def wait(self, timeout: float | None = None, response_timeout: float = 10.0) -> MoveStatus:
-        """Block until every motor arrived.
+    def wait(
+        self, timeout: float | None = None, response_timeout: float = 10.0, file_written: bool = False
+    ) -> MoveStatus:
+        """Block until every motor arrived (``file_written`` is accepted and ignored: a move has no file).
 
         Raises:
             ScanRejectedError: the server refused the move (limits, unknown device, ...).

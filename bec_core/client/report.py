@@ -162,6 +162,8 @@ class ScanReport:
         self.rid: str = request.metadata["RID"]
         self.scan_name: str = request.scan_type
         self.scan = ScanItem(self)
+        self.file: Any = None
+        """The master FileMessage, after ``wait(file_written=True)``."""
 
     @property
     def status(self) -> str:
@@ -171,13 +173,16 @@ class ScanReport:
         item = self._client.events.items.get(self.rid)
         return item.status if item else "SENT"
 
-    def wait(self, timeout: float | None = None, response_timeout: float = 10.0) -> ScanReport:
-        """Block until the scan ended; return self.
+    def wait(
+        self, timeout: float | None = None, response_timeout: float = 10.0, file_written: bool = False
+    ) -> ScanReport:
+        """Block until the scan ended (and, with ``file_written``, its master file is done); return self.
 
         Raises:
             ScanRejectedError: the server refused the request.
             ScanAbortedError: the scan ended aborted or halted (the text says why).
-            ServerNotRunningError: the scan server stopped while we waited.
+            ServerNotRunningError: the scan server (or, waiting for the file, the file
+                writer) stopped while we waited.
             RequestTimeoutError: ``timeout`` seconds passed.
         """
         client = self._client
@@ -208,6 +213,9 @@ class ScanReport:
         if result.status in ("aborted", "halted"):
             raise ScanAbortedError(self._abort_text(result), result.status, result.reason)
         self._collect_last_points(result)
+        if file_written and result.scan_id:
+            remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - start))
+            self.file = wait_master_file(client, result.scan_id, remaining)
         return self
 
     def _final_status(self, item: Any) -> Any:
@@ -272,6 +280,32 @@ class ScanReport:
 
     def __repr__(self) -> str:
         return f"<ScanReport {self.scan_name} RID={self.rid} status={self.status}>"
+
+
+def wait_master_file(client: BECClient, scan_id: str, timeout: float | None) -> Any:
+    """The scan's master :class:`FileMessage` once ``done`` (what stock's ``file_written`` waits for)."""
+    hub, conn = client.events, client.connector
+    endpoint = MessageEndpoints.public_file(scan_id, "master")
+    seen: list[Any] = []
+
+    def on_file(msg: Any, **_: Any) -> None:
+        with hub.cond:
+            seen.append(msg.value)
+            hub.cond.notify_all()
+
+    def done() -> Any:
+        return next((m for m in reversed(seen) if getattr(m, "done", False)), None)
+
+    conn.register(endpoint, cb=on_file)
+    try:
+        current = conn.get(endpoint)
+        if current is not None:
+            with hub.cond:
+                seen.append(current)
+        liveness = Liveness(client, "FileWriterManager")
+        return hub.wait_for(done, timeout, f"master file of scan {scan_id}", lambda: liveness.check())
+    finally:
+        conn.unregister(endpoint, cb=on_file)
 
 
 def _short(exc: BaseException) -> str:

@@ -48,6 +48,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("scan-server", "bec-scan-server", ("ScanServer", "ScanBundler")),
     ServiceSpec("dap", "bec-dap", ("DAPServer/LmfitService1D",)),
     ServiceSpec("scihub", "bec-scihub", ("SciHub",)),
+    ServiceSpec("file-writer", "bec-file-writer", ("FileWriterManager",)),
 )
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from bec_core.config import ServiceSettings
 from bec_core.endpoints import MessageEndpoints
 from bec_core.errors import BECError
+from bec_core.file_paths import FilePathError, file_components
 from bec_core.messages import DeviceRPCMessage, ProgressMessage, ScanBaselineMessage, ScanStatusMessage
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.serialization import dumps
@@ -261,6 +262,22 @@ class Runner:
     async def _resumed(self, ctx: ScanContext) -> None:
         await publish_scan_status(self.connector, self.status_msg(ctx, "open"), self.expiry)
 
+    def _file_components(self, scan_number: int | None, system_config: dict[str, Any]) -> Any:
+        """Stock's ``info["file_components"]``: where the scan's files go (None if it cannot say)."""
+        if scan_number is None:
+            return None
+        try:
+            return file_components(
+                self.settings.file_writer.base_path,
+                scan_number,
+                self.numbers.account,
+                system_config.get("file_directory"),
+                system_config.get("file_suffix"),
+            )
+        except FilePathError as exc:
+            log.error("scan %s: no file path: %s", scan_number, exc)
+            return None
+
     def status_msg(
         self, ctx: ScanContext, status: str, reason: str | None = None, note: str | None = None
     ) -> ScanStatusMessage:
@@ -296,6 +313,7 @@ class Runner:
             "monitor_sync": "bec",
             **params,
         }
+        info["file_components"] = self._file_components(item.scan_number, params.get("system_config") or {})
         if note is not None:
             info["exit_note"] = note
         metadata = {**item.request.metadata, "scan_id": item.scan_id, "queue_id": item.queue_id}

@@ -74,6 +74,7 @@ def test_compose_has_redis_with_persistence(compose: dict[str, Any]) -> None:
     ("scan-server", "bec-scan-server", "ScanServer"),
     ("dap", "bec-dap", "DAPServer/LmfitService1D"),
     ("scihub", "bec-scihub", "SciHub"),
+    ("file-writer", "bec-file-writer", "FileWriterManager"),
 ])  # fmt: skip
 def test_compose_service_runs_a_real_entry_point(
     compose: dict[str, Any], service: str, command: str, heartbeat: str
@@ -107,7 +108,7 @@ def test_compose_service_runs_a_real_entry_point(
 def test_compose_redis_password_is_required_everywhere(compose: dict[str, Any]) -> None:
     redis_command = " ".join(map(str, compose["services"]["redis"]["command"]))
     assert "--requirepass ${BEC_REDIS_PASSWORD:?" in redis_command
-    for name in ("device-server", "scan-server", "dap"):
+    for name in ("device-server", "scan-server", "dap", "scihub", "file-writer"):
         assert compose["services"][name]["environment"]["BEC_REDIS_PASSWORD"].startswith(
             "${BEC_REDIS_PASSWORD"
         )
@@ -131,7 +132,13 @@ def test_dockerfile_builds_a_non_root_image_from_the_package() -> None:
 
 # -- systemd -----------------------------------------------------------------------------------------
 
-UNITS = ("bec-device-server.service", "bec-scan-server.service", "bec-dap.service", "bec-scihub.service")
+UNITS = (
+    "bec-device-server.service",
+    "bec-scan-server.service",
+    "bec-dap.service",
+    "bec-scihub.service",
+    "bec-file-writer.service",
+)
 
 
 def _unit(name: str) -> dict[str, list[str]]:

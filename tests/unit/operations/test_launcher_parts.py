@@ -90,7 +90,7 @@ def test_state_dir_lock_is_exclusive(tmp_path: Path) -> None:
 
 
 def test_specs_and_commands() -> None:
-    assert [s.key for s in SERVICES] == ["device-server", "scan-server", "dap", "scihub"]
+    assert [s.key for s in SERVICES] == ["device-server", "scan-server", "dap", "scihub", "file-writer"]
     assert find_spec("dap").heartbeats == ("DAPServer/LmfitService1D",)
     assert find_spec("DeviceServer") is find_spec("device-server") is find_spec("bec-device-server")
     assert find_spec("scanbundler").key == "scan-server"

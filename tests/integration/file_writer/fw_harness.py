@@ -1,0 +1,160 @@
+"""Helpers for file-writer tests: the writer as a real process, replaying recorded stock scans,
+waiting for FileMessages, describing files."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bec_core.endpoints import MessageEndpoints
+from bec_core.messages import BECStatus, FileMessage, ScanStatusMessage, StatusMessage
+from bec_core.redis_connector import AsyncRedisConnector
+from bec_core.serialization import dumps, loads
+
+ROOT = Path(__file__).resolve().parents[3]
+DATA = ROOT / "tests" / "data" / "file_writer"
+BIN = Path(sys.executable).parent
+DEADLINE = 30.0
+
+sys.path.insert(0, str(DATA))
+from h5layout import describe  # noqa: E402
+
+__all__ = ["describe"]
+
+
+class Writer:
+    """``bec-file-writer`` as a process, its output in a log file."""
+
+    def __init__(self, url: str, tmp: Path, service_config: Path | None = None) -> None:
+        self.args = [str(BIN / "bec-file-writer"), "--redis", url]
+        if service_config is not None:
+            self.args += ["--service-config", str(service_config)]
+        self.log = tmp / "fw.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Writer:
+        """Start the process."""
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, cwd=self.log.parent)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        """Send ``sig``, return the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(5)
+
+    def tail(self, lines: int = 40) -> str:
+        """The end of the writer's output."""
+        return (
+            "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
+        )
+
+
+async def wait_running(
+    conn: AsyncRedisConnector, name: str = "FileWriterManager", timeout: float = DEADLINE
+) -> None:
+    """Wait until ``name``'s heartbeat says RUNNING."""
+    async with conn.subscribe(MessageEndpoints.service_status(name)) as sub:
+        current = await conn.get(MessageEndpoints.service_status(name))
+        while not (isinstance(current, StatusMessage) and current.status == BECStatus.RUNNING):
+            current = (await sub.get(timeout=timeout)).value
+
+
+async def wait_file(conn: AsyncRedisConnector, scan_id: str, timeout: float = DEADLINE) -> FileMessage:
+    """The master FileMessage of ``scan_id`` once it says done."""
+    ep = MessageEndpoints.public_file(scan_id, "master")
+    async with conn.subscribe(ep) as sub:
+        current = await conn.get(ep)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not (isinstance(current, FileMessage) and current.done):
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError(f"no done FileMessage for scan {scan_id} within {timeout} s")
+            current = (await sub.get(timeout=left)).value
+        return current
+
+
+def stock_inputs() -> dict[str, Any]:
+    """The recorded stock scans (see tests/data/file_writer/generate_reference.py)."""
+    return json.loads((DATA / "stock_inputs.json").read_text())
+
+
+def stock_layouts() -> dict[str, Any]:
+    """Structure of stock's files of those scans."""
+    return json.loads((DATA / "stock_layout.json").read_text())
+
+
+async def replay(conn: AsyncRedisConnector, base: Path, scan_id: str | None = None) -> None:
+    """Publish the recorded stock messages (of one scan, or all) with file paths under ``base``.
+
+    The device configurations are SET first (the writer reads them at start-up and follows them).
+    """
+    inputs = stock_inputs()
+    for device, raw in inputs["configuration"].items():
+        msg = loads(base64.b64decode(raw))
+        await conn.set_and_publish(MessageEndpoints.device_read_configuration(device), msg)
+    for topic, raw in inputs["messages"]:
+        data = base64.b64decode(raw)
+        msg = loads(data)
+        if isinstance(msg, ScanStatusMessage):
+            if scan_id is not None and msg.scan_id != scan_id:
+                continue
+            prefix = str(base / f"S{msg.scan_number:05d}")
+            info = dict(msg.info, file_components=(prefix, "h5"))
+            msg = msg.model_copy(update={"info": info})
+            data = dumps(msg)
+            await conn.redis.set(topic, data)
+        elif scan_id is not None:
+            items = msg if isinstance(msg, list) else [msg]
+            if items and getattr(items[0], "scan_id", None) != scan_id:
+                continue
+        if topic.endswith("scan_baseline"):
+            await conn.redis.set(topic, data)
+        await conn.redis.publish(topic, data)
+
+
+#: attributes whose values are compared (others: only their presence and dtype)
+COMPARED_ATTR_VALUES = ("NX_class", "signal", "description")
+#: bec-core's own additions, documented in docs/decisions/0014-file-writer.md
+BEC_CORE_ATTRS = ("writer_status",)
+
+
+def normalized(layout: dict[str, Any]) -> dict[str, Any]:
+    """A layout with run-dependent attribute values (times, versions) reduced to their dtype."""
+    out = {}
+    for path, entry in layout.items():
+        entry = dict(entry)
+        if "attrs" in entry:
+            entry["attrs"] = {
+                name: (attr if name in COMPARED_ATTR_VALUES else {"dtype": attr["dtype"]})
+                for name, attr in entry["attrs"].items()
+                if name not in BEC_CORE_ATTRS
+            }
+        out[path] = entry
+    return out
+
+
+def differences(ours: dict[str, Any], stock: dict[str, Any]) -> list[str]:
+    """Readable differences between two normalized layouts."""
+    lines = []
+    for path in sorted(set(ours) | set(stock)):
+        if path not in ours:
+            lines.append(f"missing in ours: {path} {stock[path]}")
+        elif path not in stock:
+            lines.append(f"extra in ours:   {path} {ours[path]}")
+        elif ours[path] != stock[path]:
+            lines.append(f"differs:         {path}\n    ours  {ours[path]}\n    stock {stock[path]}")
+    return lines

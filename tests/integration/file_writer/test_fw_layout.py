@@ -1,0 +1,72 @@
+"""Our file has the structure of stock BEC 4.3.2's file for the same scan (recorded stock messages
+replayed into a real Redis, our writer as a process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from fw_harness import (
+    Writer,
+    describe,
+    differences,
+    normalized,
+    replay,
+    stock_inputs,
+    stock_layouts,
+    wait_file,
+)
+
+from bec_core.endpoints import MessageEndpoints
+from bec_core.messages import FileMessage
+from bec_core.redis_connector import AsyncRedisConnector
+
+
+@pytest.mark.parametrize("scan", ["line_scan", "grid_scan"])
+async def test_layout_equals_stock(
+    scan: str, conn: AsyncRedisConnector, writer: Writer, tmp_path: Path
+) -> None:
+    scan_id = stock_inputs()["scans"][scan]
+    await replay(conn, tmp_path / "data", scan_id)
+    msg = await wait_file(conn, scan_id)
+    assert msg.successful, writer.tail()
+    assert Path(msg.file_path).parent == tmp_path / "data"
+    ours = normalized(describe(msg.file_path))
+    stock = normalized(stock_layouts()[scan]["layout"])
+    diff = differences(ours, stock)
+    assert not diff, "\n".join(diff)
+    with h5py.File(msg.file_path, "r") as f:
+        assert f["entry"].attrs["writer_status"] == "complete"
+
+
+async def test_device_files_become_external_links(
+    conn: AsyncRedisConnector, writer: Writer, tmp_path: Path
+) -> None:
+    scan_id = stock_inputs()["scans"]["line_scan"]
+    detector = tmp_path / "data" / "S00001_eiger.h5"
+    detector.parent.mkdir(parents=True)
+    with h5py.File(detector, "w") as f:
+        f.create_dataset("entry/data/data", data=np.arange(12).reshape(3, 4))
+    hinted = FileMessage(
+        file_path=str(detector),
+        done=True,
+        successful=True,
+        device_name="eiger",
+        hinted_h5_entries={"frames": "entry/data/data"},
+    )
+    plain = FileMessage(file_path=str(detector), done=True, successful=True, device_name="cam")
+    missing = FileMessage(file_path=str(tmp_path / "nowhere.h5"), done=True, successful=True)
+    for name, msg in (("eiger", hinted), ("cam", plain), ("ghost", missing)):
+        await conn.set_and_publish(MessageEndpoints.public_file(scan_id, name), msg)
+    await replay(conn, tmp_path / "data", scan_id)
+    done = await wait_file(conn, scan_id)
+    with h5py.File(done.file_path, "r") as f:
+        refs = f["entry/collection/file_references"]
+        link = refs["eiger"].get("frames", getlink=True)
+        assert isinstance(link, h5py.ExternalLink)
+        assert (link.filename, link.path) == ("S00001_eiger.h5", "entry/data/data")  # relative to the master
+        np.testing.assert_array_equal(refs["eiger/frames"][...], np.arange(12).reshape(3, 4))
+        assert refs["cam"].get("data", getlink=True).path == "/"
+        assert "ghost" not in refs  # a file that does not exist is not linked (as stock)
