@@ -84,7 +84,7 @@ class Runner:
             await self._device_server_up()
             if scan.relative or scan.needs_positions:
                 ctx.positions = await self._positions(ctx, scan.motors())
-                await self.registry.check_limits(scan.targets(ctx.positions))
+            await self.registry.check_limits(scan.targets(ctx.positions))
             await scan.run(ctx)
             for task in ctx.background:
                 task.add_done_callback(lambda t, it=item: self._background_done(t, it))
