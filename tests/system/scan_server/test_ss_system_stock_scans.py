@@ -186,3 +186,44 @@ def test_limit_error_alarms_as_stock(system):  # noqa: F811
 
         raised = AlarmBase(alarm, Alarms(alarm.severity))
         assert raised.alarm_type == "LimitError" and alarm.info.device == "samx"
+
+
+def test_scan_abort_as_the_stock_ipython_client_does_it(system):  # noqa: F811
+    """e2e test_scan_abort (F8): deferred pause, abort by request id, a refused second abort; the stock
+    client's scan storage must see the scan leave "open" (it ends "aborted"), the relative scan's motor
+    back at its start."""
+    from bec_lib.scan_manager import ScanManager
+
+    env, f = system, system["follower"]
+    manager = ScanManager(env["connector"])
+    update = manager.scan_storage.update_with_scan_status
+
+    def update_and_notify(msg: Any) -> None:  # the storage has no event of its own: announce its updates
+        update(msg)
+        with f.cond:
+            f.cond.notify_all()
+
+    manager.scan_storage.update_with_scan_status = update_and_notify  # type: ignore[method-assign]
+    start = env["connector"].get(env["E"].device_readback("samx")).content["signals"]["samx"]["value"]
+    response = stock_request(env, "line_scan", "samx", -5, 5, steps=200, exp_time=0.1, relative=True)
+    assert response.accepted, response.message
+    rid = response.metadata["RID"]
+    scan_id = f.wait_for(lambda: f.scan_id(rid), "queue entry")
+    f.wait_for(lambda: len(f.points(scan_id)) > 10, "more than 10 points")
+    manager.request_scan_interruption(deferred_pause=True, request_id=rid)
+    f.wait_for(
+        lambda: any(e.status == "DEFERRED_PAUSE" for m in f.msgs["queue"] for e in m.queue["primary"].info),
+        "DEFERRED_PAUSE in the queue",
+    )
+    manager.request_scan_abortion(request_id=rid)
+    f.wait_for(lambda: "aborted" in f.statuses(scan_id), "aborted")
+    manager.request_scan_abortion()  # nothing runs any more: refused, the server carries on
+
+    def storage_status() -> str | None:
+        item = manager.scan_storage.find_scan_by_ID(scan_id)
+        return item.status if item is not None and item.status != "open" else None
+
+    assert f.wait_for(storage_status, "the stock scan storage leaving 'open'") == "aborted"
+    assert manager.scan_storage.storage[0].scan_id == scan_id
+    now = env["connector"].get(env["E"].device_readback("samx")).content["signals"]["samx"]["value"]
+    assert abs(now - start) < 0.05
