@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -97,6 +98,7 @@ class ScanContext:
         self.max_points = item.scan.num_readouts() if item.is_scan else 0
         self.background: list[asyncio.Task[Any]] = []
         self._readbacks: dict[str, dict[str, Any]] = {}
+        self._readback_seen = asyncio.Event()
         self.segment_metadata = {
             "scan_id": item.scan_id,
             "scan_type": item.scan.scan_type,
@@ -223,6 +225,20 @@ class ScanContext:
         """The newest readback of a followed device."""
         return self._readbacks.get(device)
 
+    async def wait_readback(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` s for a readback update of a followed device (consumes it)."""
+        if not self._readback_seen.is_set():
+            try:
+                await asyncio.wait_for(self._readback_seen.wait(), timeout)
+            except TimeoutError:
+                return False
+        self._readback_seen.clear()
+        return True
+
+    async def device_value(self, device: str, attribute: str) -> Any:
+        """A device attribute or getter result, read through the device server (an ``rpc``)."""
+        return await self.rpc(device, attribute, f"scan-{uuid.uuid4()}", [], {})
+
     # ------------------------------------------------------------------ helpers
     @contextlib.asynccontextmanager
     async def following(self, devices: list[str]) -> Any:
@@ -256,6 +272,7 @@ class ScanContext:
         async for msg in sub:
             if isinstance(msg.value, DeviceMessage):
                 self._readbacks[device] = msg.value.signals
+                self._readback_seen.set()
 
 
 def set_of(values: list[str] | None) -> set[str]:

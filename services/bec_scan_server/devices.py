@@ -23,6 +23,7 @@ from bec_core.messages import (
     AvailableResourceMessage,
     DeviceConfigMessage,
     DeviceMessage,
+    ErrorInfo,
     ServiceResponseMessage,
 )
 from bec_core.redis_connector import AsyncRedisConnector
@@ -34,6 +35,20 @@ PRIORITIES = ("monitored", "baseline", "async", "continuous", "on_request")
 #: how long a config-change acknowledgement stays in ``user/services/response/<RID>`` (as BEC)
 ACK_EXPIRY_S = 100
 SERVICE_NAME = "ScanServer"
+
+
+class LimitError(RequestError):
+    """A scan or move target outside a device's limits.
+
+    Raised while the accepted request runs (as stock BEC does), so the client
+    gets it as an alarm of type ``LimitError`` naming the device.
+    """
+
+    def __init__(self, text: str, device: str) -> None:
+        super().__init__(text)
+        self.error_info = ErrorInfo(
+            error_message=text, compact_error_message=text, exception_type="LimitError", device=device
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +170,7 @@ class DeviceRegistry:
         }
 
     async def check_limits(self, targets: dict[str, tuple[float, float]]) -> None:
-        """Raise :class:`RequestError` naming the first target outside its device's limits."""
+        """Raise :class:`LimitError` naming the first target outside its device's limits."""
         limits = await self.limits(list(targets))
         for name, (lowest, highest) in targets.items():
             lim = limits.get(name)
@@ -164,7 +179,9 @@ class DeviceRegistry:
             low, high = lim
             for target in (lowest, highest):
                 if not low <= target <= high:
-                    raise RequestError(f"{name}: target {target:g} outside limits [{low:g}, {high:g}]")
+                    raise LimitError(
+                        f"{name}: target {target:g} outside limits [{low:g}, {high:g}]", device=name
+                    )
 
     async def readbacks(self, names: list[str]) -> dict[str, float]:
         """Current positions from the cached readbacks (missing ones left out)."""

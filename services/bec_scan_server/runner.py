@@ -31,6 +31,7 @@ from bec_scan_server.instructions import DeviceServerLost, InstructionClient
 from bec_scan_server.numbers import NumberAllocator
 from bec_scan_server.publisher import MAJOR, DataPublisher, error_info, publish_alarm, publish_scan_status
 from bec_scan_server.queue import QueueItem
+from bec_scan_server.returns import return_to_start
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Runner:
             await self._device_server_up()
             if scan.relative or scan.needs_positions:
                 ctx.positions = await self._positions(ctx, scan.motors())
-                await self.registry.check_limits(scan.targets(ctx.positions))
+            await self.registry.check_limits(scan.targets(ctx.positions))
             await scan.run(ctx)
             for task in ctx.background:
                 task.add_done_callback(lambda t, it=item: self._background_done(t, it))
@@ -161,14 +162,19 @@ class Runner:
             async with ctx.following(scan.motors() if scan.follow_readback else []):
                 await scan.run(ctx)
             completing = groups["monitored"] + groups["async"]
-            if completing:  # as BEC's post_scan: complete_all_devices, then unstage
-                await self.instructions.call(
+            # as BEC's post_scan: complete_all_devices while a relative scan returns, then unstage
+            await asyncio.gather(
+                self.instructions.call(
                     completing,
                     "complete",
                     {},
                     ctx.base_metadata(),
                     timeout=self.settings.timeouts.device_action,
                 )
+                if completing
+                else _none(),
+                self._return(ctx),
+            )
             if staged:
                 await self.instructions.call(staged, "unstage", {}, ctx.base_metadata())
             await self._finish(ctx, "closed", None)
@@ -179,6 +185,7 @@ class Runner:
             _uncancel()
             status, reason = control.exit
             await self._cleanup(ctx, staged, stop=status != "user_completed")
+            await self._return(ctx)
             item.reason = "user"
             await self._finish(ctx, status, reason, note=control.note, opened=opened)
             return False
@@ -189,8 +196,17 @@ class Runner:
             await publish_alarm(self.connector, MAJOR, info, {"scan_id": item.scan_id, "RID": item.rid})
             if not isinstance(exc, DeviceServerLost):
                 await self._cleanup(ctx, staged, stop=True)
+                await self._return(ctx)
             await self._finish(ctx, "aborted", "alarm", note=info.compact_error_message, opened=opened)
             return False
+
+    async def _return(self, ctx: ScanContext) -> None:
+        """A relative scan's motors back to their start positions (bounded; an alarm if not)."""
+        if not self.instructions.liveness.alive:
+            return
+        t = self.settings.timeouts
+        meta = {"scan_id": ctx.item.scan_id, "RID": ctx.item.rid}
+        await return_to_start(self.connector, ctx, ctx.item.scan, t.device_action + t.instruction_reply, meta)
 
     async def _device_server_up(self) -> None:
         """Wait (at most ``timeouts.instruction_reply``) for a live device server."""

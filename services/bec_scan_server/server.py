@@ -8,9 +8,10 @@ from typing import Any, ClassVar
 
 from bec_core.config import ServiceSettings
 from bec_core.endpoints import MessageEndpoints
-from bec_core.messages import AvailableResourceMessage, VariableMessage
+from bec_core.messages import VariableMessage
 from bec_core.redis_connector.base import MessageObject
 from bec_core.service import Service
+from bec_scan_server.catalogue import ScanCatalogue
 from bec_scan_server.devices import DeviceRegistry
 from bec_scan_server.instructions import InstructionClient, Liveness
 from bec_scan_server.intake import Intake
@@ -19,7 +20,6 @@ from bec_scan_server.numbers import NumberAllocator, warn_without_persistence
 from bec_scan_server.publisher import DataPublisher
 from bec_scan_server.recovery import recover_orphaned_scan
 from bec_scan_server.runner import Runner
-from bec_scan_server.scans import SCANS, available_scans
 from bec_scan_server.store import QueueStore
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,15 @@ class ScanServer(Service):
             on_change=self._queue_changed,
         )
         self.manager = QueueManager(conn, self.store, self.runner, settings)
-        self.intake = Intake(conn, self.registry, self.manager, SCANS)
+        self.catalogue = ScanCatalogue(conn)
+        self.intake = Intake(conn, self.registry, self.manager, self.catalogue.scans)
 
     async def _queue_changed(self) -> None:
         await self.manager.publish_status()
 
     async def setup(self) -> None:
-        """Check persistence, learn devices and numbers, publish the scans, close an orphaned scan,
-        restore the queue."""
+        """Check persistence, learn devices and numbers, close an orphaned scan, publish the scans
+        (plugins included), restore the queue."""
         await warn_without_persistence(self.connector)
         await self.registry.start()
         await self.instructions.start()
@@ -69,9 +70,7 @@ class ScanServer(Service):
             self.connector, self.instructions, self.settings.scan_server.segment_expiry_s, HISTORY_MAX
         )
         await self.connector.register(MessageEndpoints.account(), self._on_account)
-        await self.connector.set_and_publish(
-            MessageEndpoints.available_scans(), AvailableResourceMessage(resource=available_scans(SCANS))
-        )
+        await self.catalogue.start()  # built-in and plugin scans (bec.scans entry points)
         await self.manager.restore(self.intake.build)
         await self.intake.start()
         self.publisher.start()

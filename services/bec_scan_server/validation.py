@@ -38,6 +38,12 @@ def coerce(scan: str, arg: Arg, value: Any) -> Any:
     if value is None and (arg.nullable or arg.default is None):
         return None
     kind = arg.type
+    if kind == "literal":
+        if value not in arg.choices:
+            raise RequestError(f"{where} must be one of {list(arg.choices)}, got {_describe(value)}")
+        return value
+    if kind in ("regions_line", "regions_grid"):
+        return _regions(where, kind, value)
     if kind == "DeviceBase":
         if not isinstance(value, str) or not value:
             raise RequestError(f"{where} must be a device, got {_describe(value)}")
@@ -76,6 +82,32 @@ def coerce(scan: str, arg: Arg, value: Any) -> Any:
             raise RequestError(f"{where} must be a list of strings")
     _check_bounds(where, arg, value)
     return value
+
+
+def _region(where: str, value: Any) -> tuple[float, float, int]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
+        raise RequestError(f"{where}: a region is (start, stop, steps), got {_describe(value)}")
+    start, stop, steps = value
+    if not all(_is_number(v) and math.isfinite(float(v)) for v in (start, stop)):
+        raise RequestError(f"{where}: region start and stop must be finite numbers, got {_describe(value)}")
+    if not _is_number(steps) or not float(steps).is_integer() or int(steps) < 1:
+        raise RequestError(f"{where}: region steps must be a positive int, got {_describe(steps)}")
+    return (float(start), float(stop), int(steps))
+
+
+def _regions(where: str, kind: str, value: Any) -> list[Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        raise RequestError(f"{where} must be a non-empty list of regions, got {_describe(value)}")
+    if kind == "regions_line":
+        return [_region(where, v) for v in value]
+    out = []
+    for pair in value:
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise RequestError(
+                f"{where}: a grid region is a pair of (start, stop, steps), got {_describe(pair)}"
+            )
+        out.append((_region(where, pair[0]), _region(where, pair[1])))
+    return out
 
 
 def _check_bounds(where: str, arg: Arg, value: Any) -> None:
@@ -150,7 +182,7 @@ def bind(cls: type[ScanBase], parameter: Any) -> BoundArgs:
                 f"{name}: takes {len(cls.positional)} positional argument(s) but "
                 f"{len(positional_values)} were given"
             )
-    declared = {a.name: a for a in cls.all_args()}
+    declared = {**cls.tolerated(), **{a.name: a for a in cls.all_args()}}
     for arg, value in zip(cls.positional, positional_values, strict=False):
         if arg.name in kwargs:
             raise RequestError(f"{name}: got multiple values for argument {arg.name!r}")
@@ -167,7 +199,7 @@ def bind(cls: type[ScanBase], parameter: Any) -> BoundArgs:
     if missing:
         raise RequestError(f"{name}: missing required argument(s): {', '.join(repr(m) for m in missing)}")
     for arg in cls.all_args():
-        bound.values.setdefault(arg.name, copy.copy(arg.default))
+        bound.values.setdefault(arg.name, copy.copy(arg.effective_default))
     return bound
 
 

@@ -8,10 +8,13 @@ from bec_scan_server.scans.cont_line_scan import ContLineScan
 from bec_scan_server.scans.device_rpc import DeviceRPC
 from bec_scan_server.scans.fermat_scan import FermatSpiralScan
 from bec_scan_server.scans.grid_scan import GridScan
-from bec_scan_server.scans.line_scan import LineScan
+from bec_scan_server.scans.hexagonal_scan import HexagonalScan
+from bec_scan_server.scans.line_scan import LineScan, LogScan
+from bec_scan_server.scans.line_sweep_scan import LineSweepScan
 from bec_scan_server.scans.list_scan import ListScan
 from bec_scan_server.scans.move import Move, UpdatedMove
-from bec_scan_server.scans.round_scan import RoundScan
+from bec_scan_server.scans.multi_region import MultiRegionGridScan, MultiRegionLineScan
+from bec_scan_server.scans.round_scan import RoundROIScan, RoundScan
 from bec_scan_server.scans.time_scan import TimeScan
 
 SCAN_CLASSES: tuple[type[ScanBase], ...] = (
@@ -25,6 +28,12 @@ SCAN_CLASSES: tuple[type[ScanBase], ...] = (
     RoundScan,
     ContLineScan,
     Acquire,
+    LogScan,
+    HexagonalScan,
+    MultiRegionLineScan,
+    MultiRegionGridScan,
+    RoundROIScan,
+    LineSweepScan,
     DeviceRPC,
 )
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from bec_scan_server.scans.args import COMMON_KWARGS, Arg
+from bec_scan_server.scans.args import ACQUISITION, ACQUISITION_GROUP, BURST_AT_EACH_POINT
 from bec_scan_server.scans.base import ScanBase
 
 
 class Acquire(ScanBase):
-    """Trigger and read the monitored devices without moving anything.
+    """A simple acquisition at the current position.
 
-    Args:
-        exp_time: exposure time per frame in seconds
-        burst_at_each_point: number of readouts
-
-    Examples:
-        >>> scans.acquire(exp_time=0.1, relative=False)
+    Triggers and reads the monitored devices without moving anything.
     """
 
     scan_name = "acquire"
-    common = (Arg("relative", "bool", False), *COMMON_KWARGS[1:])
+    positional = (*ACQUISITION, BURST_AT_EACH_POINT)
+    gui_visibility = {"Scan Parameters": ACQUISITION_GROUP}
+    examples = ("scans.acquire(exp_time=0.1, burst_at_each_point=3)",)

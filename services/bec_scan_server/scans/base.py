@@ -12,6 +12,7 @@ its class in :data:`bec_scan_server.scans.SCAN_CLASSES`.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -68,6 +69,18 @@ class ScanAPI(Protocol):
         """Call a device method on the device server."""
         ...
 
+    async def device_value(self, device: str, attribute: str) -> Any:
+        """One value of a device on the device server (``"velocity.get"``, ``"precision"``)."""
+        ...
+
+    def readback(self, device: str) -> dict[str, Any] | None:
+        """The newest readback signals of a followed device (``follow_readback`` scans)."""
+        ...
+
+    async def wait_readback(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) for a readback update of a followed device; True if one came."""
+        ...
+
     async def report(self, instructions: list[dict[str, Any]]) -> None:
         """Set the request's report instructions (published in the queue status)."""
         ...
@@ -82,10 +95,17 @@ class ScanAPI(Protocol):
 
 
 class ScanBase:
-    """Base of every scan and queue request type (mv, umv, device_rpc included)."""
+    """Base of every scan and queue request type (mv, umv, device_rpc included).
+
+    The class docstring is the scan's description; ``available_scans`` publishes
+    it followed by ``Args:`` lines generated from the declarations, ``Returns:``
+    and :attr:`examples` (the format stock BEC 4.3 publishes).
+    """
 
     #: the name clients call it by (``scans.<scan_name>``)
     scan_name: ClassVar[str] = ""
+    #: the class name published in ``available_scans`` (stock's, where it differs from ours)
+    class_name: ClassVar[str] = ""
     is_scan: ClassVar[bool] = True
     is_internal: ClassVar[bool] = False
     scan_type: ClassVar[Literal["software_triggered", "hardware_triggered"] | None] = "software_triggered"
@@ -93,16 +113,23 @@ class ScanBase:
     bundle: ClassVar[tuple[Arg, ...]] = ()
     bundle_min: ClassVar[int | None] = None
     bundle_max: ClassVar[int | None] = None
-    #: positional-or-keyword arguments (scans without a bundle)
+    #: positional-or-keyword arguments
     positional: ClassVar[tuple[Arg, ...]] = ()
-    #: keyword-only arguments of this scan
+    #: keyword-only arguments, in signature order
     keywords: ClassVar[tuple[Arg, ...]] = ()
-    #: keyword-only arguments shared by all scans
-    common: ClassVar[tuple[Arg, ...]] = COMMON_KWARGS
+    #: GUI grouping of the arguments (``gui_visibility``)
+    gui_visibility: ClassVar[dict[str, list[str]]] = {}
+    #: client-side position preview function and how its parameters map to the scan's
+    position_preview: ClassVar[str | None] = None
+    position_preview_parameter_mapping: ClassVar[dict[str, Any]] = {}
+    #: example calls shown at the end of the docstring
+    examples: ClassVar[tuple[str, ...]] = ()
     #: the runner follows the motors' readbacks during the scan (fly scans)
     follow_readback: ClassVar[bool] = False
     #: the runner reads the motors' positions before the scan even if it is not relative
     needs_positions: ClassVar[bool] = False
+    #: the runner moves the motors back to their start positions after a relative scan
+    returns_to_start: ClassVar[bool] = True
 
     def __init__(self, bound: BoundArgs) -> None:
         self.bound = bound
@@ -119,8 +146,14 @@ class ScanBase:
     # ------------------------------------------------------------------ declaration
     @classmethod
     def all_args(cls) -> tuple[Arg, ...]:
-        """Every named argument (bundle excluded)."""
-        return (*cls.positional, *cls.keywords, *cls.common)
+        """Every named argument of the signature (bundle excluded)."""
+        return (*cls.positional, *cls.keywords)
+
+    @classmethod
+    def tolerated(cls) -> dict[str, Arg]:
+        """Keyword arguments accepted beyond the signature (stock scans take ``**kwargs``)."""
+        names = {a.name for a in cls.all_args()}
+        return {a.name: a for a in COMMON_KWARGS if a.name not in names}
 
     @classmethod
     def signature(cls) -> list[dict[str, Any]]:
@@ -130,10 +163,23 @@ class ScanBase:
             sig.append(param("args", "VAR_POSITIONAL"))
         for arg in cls.positional:
             sig.append(param(arg.name, "POSITIONAL_OR_KEYWORD", arg.default, arg.serialized_type()))
-        for arg in (*cls.keywords, *cls.common):
+        for arg in cls.keywords:
             sig.append(param(arg.name, "KEYWORD_ONLY", arg.default, arg.serialized_type()))
         sig.append(param("kwargs", "VAR_KEYWORD"))
         return sig
+
+    @classmethod
+    def doc(cls) -> str:
+        """The published docstring: description, generated ``Args:``, ``Returns:``, examples."""
+        lines = [inspect.cleandoc(cls.__doc__ or "").strip(), "", "Args:"]
+        if cls.bundle:
+            members = ", ".join(f"{a.name}: {a.doc_type()}" for a in cls.bundle)
+            lines.append(f"    *args ({members}): repeated scan argument bundles.")
+        lines += [f"    {arg.doc_line()}" for arg in cls.all_args()]
+        lines += ["", "Returns:", "    ScanReport"]
+        if cls.examples:
+            lines += ["", "Examples:", *(f"    >>> {example}" for example in cls.examples)]
+        return "\n".join(lines)
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
@@ -144,18 +190,18 @@ class ScanBase:
         else:
             arg_input, bundle_size = {}, {"bundle": 0, "min": None, "max": None}
         return {
-            "class": cls.__name__,
+            "class": cls.class_name or cls.__name__,
             "base_class": "ScanBaseV4",
             "is_scan": cls.is_scan,
             "is_internal": cls.is_internal,
             "arg_input": arg_input,
             "required_kwargs": [],
             "arg_bundle_size": bundle_size,
-            "doc": (cls.__doc__ or "").strip(),
+            "doc": cls.doc(),
             "signature": cls.signature(),
-            "gui_visibility": {},
-            "position_preview": None,
-            "position_preview_parameter_mapping": {},
+            "gui_visibility": cls.gui_visibility,
+            "position_preview": cls.position_preview,
+            "position_preview_parameter_mapping": cls.position_preview_parameter_mapping,
         }
 
     # ------------------------------------------------------------------ hooks

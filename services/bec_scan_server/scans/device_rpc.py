@@ -10,23 +10,44 @@ READ_ONLY_FUNCS = ("read", "get", "read_configuration", "describe", "describe_co
 
 
 class DeviceRPC(ScanBase):
-    """Call a method of a device on the device server (``dev.samx.velocity.get()``)."""
+    """Scan implementation.
+
+    The internal request behind every device method call of a client
+    (``dev.samx.velocity.get()``): the device server runs the call.
+    """
 
     scan_name = "device_rpc"
+    class_name = "DeviceRpc"
     is_scan = False
     is_internal = True
     scan_type = None
-    keywords = (
-        Arg("device", "str"),
-        Arg("func", "str"),
-        Arg("func_args", "list", []),
-        Arg("func_kwargs", "dict", {}),
-        Arg("rpc_id", "str"),
+    positional = (
+        Arg("device", "DeviceBase", display_name="Device", description="Device."),
+        Arg("func", "str", display_name="RPC function", description="RPC function."),
+        Arg(
+            "func_args",
+            "list",
+            display_name="RPC function arguments",
+            description="RPC function arguments.",
+            fallback=[],
+        ),
+        Arg(
+            "func_kwargs",
+            "dict",
+            display_name="RPC function keyword arguments",
+            description="RPC function keyword arguments.",
+            fallback={},
+        ),
+        Arg("rpc_id", "str", display_name="RPC ID", description="RPC ID."),
     )
-    common = ()
+    returns_to_start = False
 
     def motors(self) -> list[str]:
         return []
+
+    @classmethod
+    def tolerated(cls) -> dict[str, Arg]:
+        return {}
 
     def devices(self) -> list[str]:
         return [str(self.kw["device"]).split(".")[0]]

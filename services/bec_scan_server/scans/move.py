@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-from bec_scan_server.scans.args import Arg
+from typing import Any
+
+from bec_scan_server.scans.args import RELATIVE, Arg
 from bec_scan_server.scans.base import ScanAPI, ScanBase
 
 
+def _fields(arg: Arg) -> dict[str, Any]:
+    return {name: getattr(arg, name) for name in Arg.__dataclass_fields__}
+
+
 class Move(ScanBase):
-    """Move devices to absolute (or relative) targets; the request ends when the move was started.
+    """Simple move command that moves one or more motors to the specified positions.
 
-    Args:
-        *args: bundles of (device, target)
-        relative: targets relative to the current positions
-
-    Examples:
-        >>> scans.mv(dev.samx, 1, dev.samy, 2, relative=False)
+    The request ends as soon as the moves were started; ``umv`` waits for them.
     """
 
     scan_name = "mv"
+    class_name = "MoveScan"
     is_scan = False
     scan_type = None
-    bundle = (Arg("device", "DeviceBase"), Arg("target", "float"))
+    bundle = (Arg("device", "DeviceBase", plain=True), Arg("target", "float", plain=True))
     bundle_min = 1
-    common = (Arg("relative", "bool", False),)
+    #: published as required (as stock); requests from older clients without it move absolutely
+    keywords = (Arg(**{**_fields(RELATIVE), "fallback": False}),)
+    examples = ("scans.mv(dev.samx, 1, dev.samy, 2, relative=False)",)
+    returns_to_start = False
     wait = False
 
     def targets_now(self, api: ScanAPI) -> dict[str, float]:
@@ -47,17 +52,15 @@ class Move(ScanBase):
 
 
 class UpdatedMove(Move):
-    """Move devices and wait until they arrived, reporting their readback.
+    """Simple move command that moves one or more motors to the specified positions.
 
-    Args:
-        *args: bundles of (device, target)
-        relative: targets relative to the current positions
-
-    Examples:
-        >>> scans.umv(dev.samx, 1, relative=False)
+    The blocking version of ``mv``: it waits until the motors arrived and
+    reports their readback while they move.
     """
 
     scan_name = "umv"
+    class_name = "UpdatedMoveScan"
+    examples = ("scans.umv(dev.samx, 1, relative=False)",)
     wait = True
     needs_positions = True
 

@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from bec_scan_server.scans.args import COMMON_KWARGS, Arg
+from bec_scan_server.scans.args import EXP_TIME, SETTLING_TIME, Arg
 from bec_scan_server.scans.base import ScanAPI, ScanBase
-
-_NOT_RELATIVE = (Arg("relative", "bool", False), *COMMON_KWARGS[1:])
 
 
 class TimeScan(ScanBase):
-    """Read the monitored devices a number of times at a fixed interval, without moving anything.
+    """Trigger and readout devices at a fixed interval.
 
-    Args:
-        points: number of readouts
-        interval: seconds from one readout's start to the next one's
-
-    Examples:
-        >>> scans.time_scan(points=10, interval=1.5, exp_time=0.1, relative=False)
+    The readouts start ``interval`` seconds apart (a readout that takes longer
+    delays the next one); nothing moves.
     """
 
     scan_name = "time_scan"
-    positional = (Arg("points", "int", ge=1), Arg("interval", "float", ge=0, units="s"))
-    common = _NOT_RELATIVE
+    positional = (
+        Arg("points", "int"),
+        Arg("interval", "float", display_name="Interval", units="s", ge=0),
+        EXP_TIME,
+        SETTLING_TIME,
+    )
+    gui_visibility = {"Scan Parameters": ["points", "interval", "exp_time", "settling_time"]}
+    examples = ("scans.time_scan(points=10, interval=1.5, exp_time=0.1)",)
+
+    def check(self) -> None:
+        if int(self.kw["points"]) < 1:
+            raise ValueError(f"argument 'points' must be >= 1, got {self.kw['points']}")
 
     def compute_positions(self) -> np.ndarray:
         return np.zeros((int(self.kw["points"]), 0))

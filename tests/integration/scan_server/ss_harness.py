@@ -42,14 +42,15 @@ disabled_mon:
 class Proc:
     """A service started from its entry point, its output in a log file."""
 
-    def __init__(self, args: list[str], log: Path) -> None:
-        self.args, self.log = args, log
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        self.args, self.log, self.env = args, log, env
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Proc:
-        """Start the process."""
+        """Start the process (with ``env`` added to the environment, if given)."""
         out = self.log.open("ab")
-        self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        env = {**os.environ, **self.env} if self.env else None
+        self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
         out.close()
         return self
 
@@ -75,12 +76,14 @@ def device_server(url: str, config: Path, log_dir: Path) -> Proc:
     return Proc([str(BIN / "bec-device-server"), "--redis", url, "--config", str(config)], log_dir / "ds.log")
 
 
-def scan_server(url: str, log_dir: Path, service_config: Path | None = None) -> Proc:
-    """``bec-scan-server --redis URL``."""
+def scan_server(
+    url: str, log_dir: Path, service_config: Path | None = None, env: dict[str, str] | None = None
+) -> Proc:
+    """``bec-scan-server --redis URL`` (``env``: extra environment, e.g. PYTHONPATH for plugins)."""
     args = [str(BIN / "bec-scan-server"), "--redis", url]
     if service_config is not None:
         args += ["--service-config", str(service_config)]
-    return Proc(args, log_dir / "ss.log")
+    return Proc(args, log_dir / "ss.log", env)
 
 
 def write_devices(path: Path, extra: str = FAILING_DEVICE) -> Path:

@@ -68,7 +68,10 @@ def test_line_scan_entry_matches_the_reference():
 def test_positional_scan_signature():
     sig = available_scans()["fermat_scan"]["signature"]
     assert [p["name"] for p in sig[:3]] == ["motor1", "start_motor1", "stop_motor1"]
-    assert sig[0]["kind"] == "POSITIONAL_OR_KEYWORD" and sig[0]["annotation"] == "DeviceBase"
+    assert (
+        sig[0]["kind"] == "POSITIONAL_OR_KEYWORD"
+        and sig[0]["annotation"]["Annotated"]["type"] == "DeviceBase"
+    )
     assert available_scans()["fermat_scan"]["arg_bundle_size"]["bundle"] == 0
 
 

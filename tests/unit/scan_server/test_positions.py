@@ -22,10 +22,11 @@ def test_line():
 
 
 def test_grid_snaked_and_not():
-    snaked = grid_positions([(0, 1, 2), (0, 2, 3)], snaked=True)
-    assert snaked.tolist() == [[0, 0], [0, 1], [0, 2], [1, 2], [1, 1], [1, 0]]
-    plain = grid_positions([(0, 1, 2), (0, 2, 3)], snaked=False)
-    assert plain.tolist() == [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]
+    # the first motor is the fast axis (stock BEC 4.3)
+    snaked = grid_positions([(0, 2, 3), (0, 1, 2)], snaked=True)
+    assert snaked.tolist() == [[0, 0], [1, 0], [2, 0], [2, 1], [1, 1], [0, 1]]
+    plain = grid_positions([(0, 2, 3), (0, 1, 2)], snaked=False)
+    assert plain.tolist() == [[0, 0], [1, 0], [2, 0], [0, 1], [1, 1], [2, 1]]
 
 
 def test_grid_three_axes_visits_every_point_once():

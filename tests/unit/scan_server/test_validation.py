@@ -58,7 +58,7 @@ def test_defaults_applied():
             params({"samx": [-5, 5]}, steps="ten", relative=False),
             "argument 'steps' must be an int, got 'ten' (str)",
         ),
-        ("line_scan", params({"samx": [-5, 5]}, steps=0, relative=False), "argument 'steps' must be >= 1"),
+        ("line_scan", params({"samx": [-5, 5]}, steps=0, relative=False), "argument 'steps' must be > 0"),
         ("line_scan", params({"samx": [-5]}, steps=3, relative=False), "samx needs 2 value(s) (start, stop)"),
         (
             "line_scan",
@@ -78,9 +78,17 @@ def test_defaults_applied():
             params(["samx", -5, 5, "samy"], relative=False),
             "missing required argument(s): 'start_motor2', 'stop_motor2'",
         ),
-        ("fermat_scan", params(["samx", -5, 5, "samx", -5, 5], relative=False), "must be different devices"),
+        (
+            "fermat_scan",
+            params(["samx", -5, 5, "samx", -5, 5], step=0.5, relative=False),
+            "must be different devices",
+        ),
         ("list_scan", params({"samx": [[0, 1, 2]], "samy": [[0, 1]]}, relative=False), "same length"),
-        ("round_scan", params(["samx", "samy", 5, 1, 2, 3], relative=False), "smaller than inner_radius"),
+        (
+            "round_scan",
+            params(["samx", "samy", 5, 1, 2, 3], relative=False),
+            "0 <= inner_radius < outer_radius",
+        ),
         ("line_scan", params(5, steps=3, relative=False), "'args' must be a list or a dict"),
         ("line_scan", {"args": {"samx": [0, 1]}, "kwargs": [1]}, "'kwargs' must be a dict"),
     ],

@@ -1,0 +1,125 @@
+"""Scan plugins: scans a beamline package declares under the ``bec.scans`` entry-point group.
+
+A package lists a module in its metadata (as stock BEC plugins do)::
+
+    [project.entry-points."bec.scans"]
+    plugin_scans = "my_beamline.scans"
+
+Every class in that module that subclasses our
+:class:`~bec_scan_server.scans.base.ScanBase` and has a ``scan_name`` becomes a
+scan. A module that fails to import, a class whose declaration is bad (no
+valid name, a name a built-in scan already has, a description that cannot be
+built) or a class written for stock BEC's scan classes (see
+docs/decisions/0003-stock-scan-plugins.md) is reported as a
+:class:`PluginProblem` naming the plugin; everything else loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import inspect
+import logging
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import ModuleType
+
+from bec_scan_server.scans.base import ScanBase
+
+log = logging.getLogger(__name__)
+
+GROUP = "bec.scans"
+
+
+@dataclass(frozen=True, slots=True)
+class PluginProblem:
+    """Why (part of) a plugin was not loaded."""
+
+    plugin: str
+    text: str
+    kind: str = "ScanPluginError"
+
+
+def _is_stock_class(cls: type) -> bool:
+    """True for a class derived from stock BEC's scan classes (``bec_server.scan_server``)."""
+    return any(base.__module__.startswith("bec_server.") for base in cls.__mro__[1:])
+
+
+def _candidates(module: ModuleType) -> list[type]:
+    """Classes of the plugin module (defined there or re-exported), without ours and stock's own."""
+    return [
+        obj
+        for _name, obj in inspect.getmembers(module, inspect.isclass)
+        if not obj.__module__.startswith(("bec_scan_server.", "bec_server.", "bec_lib."))
+    ]
+
+
+def scans_of_module(
+    plugin: str, module: ModuleType, taken: Iterable[str]
+) -> tuple[dict[str, type[ScanBase]], list[PluginProblem]]:
+    """The scans one plugin module offers, and the problems with the rest of it."""
+    found: dict[str, type[ScanBase]] = {}
+    problems: list[PluginProblem] = []
+    taken = set(taken)
+    for cls in _candidates(module):
+        where = f"{plugin}: {cls.__module__}.{cls.__qualname__}"
+        declared = str(getattr(cls, "scan_name", "") or "")
+        if _is_stock_class(cls) and declared:
+            problems.append(
+                PluginProblem(
+                    plugin,
+                    f"{where}: scan {declared!r} is written for stock BEC's scan classes, "
+                    "which bec-core does not host (docs/decisions/0003-stock-scan-plugins.md)",
+                    "UnsupportedScanPlugin",
+                )
+            )
+            continue
+        if not issubclass(cls, ScanBase) or not cls.scan_name:
+            continue
+        name = cls.scan_name
+        if not name.isidentifier():
+            problems.append(PluginProblem(plugin, f"{where}: scan_name {name!r} is not a Python identifier"))
+            continue
+        if name in taken or name in found:
+            problems.append(PluginProblem(plugin, f"{where}: a scan named {name!r} exists already; skipped"))
+            continue
+        try:
+            cls.describe()
+        except Exception as exc:
+            problems.append(PluginProblem(plugin, f"{where}: its declaration is invalid: {exc}"))
+            continue
+        found[name] = cls
+    return found, problems
+
+
+def _load(entry: importlib.metadata.EntryPoint, reload: bool) -> ModuleType:
+    name = entry.value.split(":")[0].strip()
+    if reload:
+        importlib.invalidate_caches()
+        for mod_name in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[mod_name]  # a fresh import sees changed and new files
+    loaded = entry.load()
+    return loaded if isinstance(loaded, ModuleType) else importlib.import_module(name)
+
+
+def load_plugins(
+    builtin: dict[str, type[ScanBase]], reload: bool = False
+) -> tuple[dict[str, type[ScanBase]], list[PluginProblem]]:
+    """Every plugin scan of the installed packages (not the built-ins), and the problems met."""
+    scans: dict[str, type[ScanBase]] = {}
+    problems: list[PluginProblem] = []
+    for entry in sorted(importlib.metadata.entry_points(group=GROUP), key=lambda e: e.name):
+        plugin = f"{entry.name} ({entry.value})"
+        try:
+            module = _load(entry, reload)
+        except Exception as exc:  # anything a broken plugin raises at import
+            text = f"{plugin}: cannot be imported: {type(exc).__name__}: {exc}"
+            problems.append(PluginProblem(plugin, text))
+            continue
+        found, trouble = scans_of_module(plugin, module, [*builtin, *scans])
+        scans.update(found)
+        problems += trouble
+    for problem in problems:
+        log.warning("scan plugin: %s", problem.text)
+    return scans, problems
