@@ -27,6 +27,13 @@ QUEUE_INFO = {
 
 #: The required fields of every message class, with valid values.
 REQUIRED: dict[str, dict[str, Any]] = {
+    "AvailableBeamlineStatesMessage": {"states": [{"name": "s1", "state_type": "DeviceWithinLimitsState"}]},
+    "BeamlineStateMessage": {"name": "s1", "status": "valid", "label": "ok"},
+    "BoolConfigDefaultFalse": {},
+    "BuiltinActorStateUpdatedNotification": {"actor_name": "ScanInterlockActor"},
+    "ScanInterlockModifyStateTableMessage": {"action": "remove_all"},
+    "ScanInterlockStateTableContent": {"states_watched": {"s1": ["valid"]}},
+    "ScanInterlockTriggerSettingMessage": {},
     "AlarmMessage": {"severity": 2, "info": ERROR_INFO},
     "AvailableResourceMessage": {"resource": {"samx": {}}},
     "BundleMessage": {},
