@@ -495,7 +495,9 @@ class MessageEndpoints:
     @staticmethod
     def available_beamline_states() -> EndpointInfo:
         """The configured beamline states, published by clients (a stream of length one)."""
-        return _ep("user/available_beamline_states", messages.AvailableBeamlineStatesMessage, MessageOp.STREAM)
+        return _ep(
+            "user/available_beamline_states", messages.AvailableBeamlineStatesMessage, MessageOp.STREAM
+        )
 
     @staticmethod
     def builtin_actor_update_notif(actor_name: str | None = None) -> EndpointInfo:
@@ -528,7 +530,9 @@ class MessageEndpoints:
     def scan_interlock_enabled() -> EndpointInfo:
         """Managed setting: whether the scan interlock is enabled (entries ``{"config": msg}``)."""
         return _ep(
-            "user/actor/builtin/scan_interlock/config/enabled", messages.BoolConfigDefaultFalse, MessageOp.STREAM
+            "user/actor/builtin/scan_interlock/config/enabled",
+            messages.BoolConfigDefaultFalse,
+            MessageOp.STREAM,
         )
 
     @staticmethod
