@@ -22,9 +22,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration" / "scan_server"))
 
-from ss_harness import device_server, scan_server  # noqa: E402
+from ss_harness import device_server, scan_server
 
-from bec_core.redis_server import RedisServer  # noqa: E402
+from bec_core.redis_server import RedisServer
 
 DEADLINE = 30.0
 
