@@ -43,6 +43,7 @@ from bec_core.messages import (
 )
 from bec_core.messages.queue import QueueModificationAction
 from bec_core.redis_connector import AsyncRedisConnector, MessageObject
+from bec_core.redis_connector.streams import last_id
 from bec_scan_server.beamline.settings import ManagedValue
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class ScanInterlock:
         self._paused_rid: str | None = None  #: the scan this interlock paused
         self._handled_rid: str | None = None  #: the running scan already acted upon
         self._queue: Any = None  #: the primary ScanQueueStatus, newest seen
+        self._requests_since = (0, 0)  #: table requests up to this stream id predate start()
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -78,8 +80,17 @@ class ScanInterlock:
         await self.enabled.start()
         await self.connector.register(MessageEndpoints.scan_queue_status(), self._on_queue)
         self._set_queue(await self.connector.get(MessageEndpoints.scan_queue_status()))
-        await self.connector.register(MessageEndpoints.modify_interlock_table(), self._on_modification)
-        await self.connector.register(MessageEndpoints.available_beamline_states(), self._on_available)
+        # requests are followed from the stream's start, skipping those older than now: none sent while
+        # the subscription gets going is lost (a cursor taken later would skip them)
+        self._requests_since = _stream_id(
+            await last_id(self.connector, MessageEndpoints.modify_interlock_table().endpoint)
+        )
+        await self.connector.register(
+            MessageEndpoints.modify_interlock_table(), self._on_modification, from_start=True
+        )
+        await self.connector.register(
+            MessageEndpoints.available_beamline_states(), self._on_available, newest_only=True
+        )
         for name in self.table:
             await self._watch(name)
         async with self._lock:
@@ -99,7 +110,8 @@ class ScanInterlock:
     async def _watch(self, name: str) -> None:
         last = await self.connector.get_last(MessageEndpoints.beamline_state(name))
         self.statuses[name] = last.status if isinstance(last, BeamlineStateMessage) else "unknown"
-        await self.connector.register(MessageEndpoints.beamline_state(name), self._on_state)
+        # newest_only: the current entry is delivered again, so a change right now is not missed
+        await self.connector.register(MessageEndpoints.beamline_state(name), self._on_state, newest_only=True)
 
     async def _unwatch(self, name: str) -> None:
         await self.connector.unregister(MessageEndpoints.beamline_state(name), self._on_state)
@@ -111,6 +123,8 @@ class ScanInterlock:
         return {s.name for s in msg.states} if isinstance(msg, AvailableBeamlineStatesMessage) else set()
 
     async def _on_modification(self, msg: MessageObject) -> None:
+        if msg.id is not None and _stream_id(msg.id) <= self._requests_since:
+            return  # sent before this interlock started
         req = msg.value
         if not isinstance(req, ScanInterlockModifyStateTableMessage):
             log.warning("scan interlock: ignoring %r on its table stream", type(req).__name__)
@@ -264,3 +278,9 @@ class ScanInterlock:
             },
             max_size=100,
         )
+
+
+def _stream_id(entry_id: str) -> tuple[int, int]:
+    """A stream entry id (``ms-seq``) as a comparable pair."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)

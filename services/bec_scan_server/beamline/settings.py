@@ -37,7 +37,8 @@ class ManagedValue:
         current = await self.connector.get_last(self.endpoint, key="config")
         if isinstance(current, self.endpoint.message_type):
             self.value = current.value  # type: ignore[attr-defined]
-        await self.connector.register(self.endpoint, self._on_entry)
+        # newest_only: the current entry comes again, so a change made right now is not missed
+        await self.connector.register(self.endpoint, self._on_entry, newest_only=True)
 
     async def close(self) -> None:
         """Stop following."""
