@@ -86,9 +86,12 @@ class BeamlineStates:
     async def _on_device_config(self, _msg: MessageObject) -> None:
         """Devices changed: resolve every state again (as stock restarts them all)."""
         async with self._lock:
-            for state in list(self.states.values()):
-                await self._start(state)
+            states = list(self.states.values())
+            for state in states:
+                await self._resolve(state)
             await self._sync_watches()
+            for state in states:
+                await self._first_value(state)
 
     async def update(self, configs: list[BeamlineStateConfig]) -> None:
         """Make the running states those of ``configs``: remove, add, restart the changed ones."""
@@ -96,6 +99,7 @@ class BeamlineStates:
         for name in set(self.states) - set(incoming):
             del self.states[name]
             log.info("beamline state %s removed", name)
+        started = []
         for name, config in incoming.items():
             current = self.states.get(name)
             if current is not None and current.config == config:
@@ -104,10 +108,13 @@ class BeamlineStates:
             if current is not None:
                 state.last = current.last  # an unchanged outcome is not published again
             self.states[name] = state
-            await self._start(state)
-        await self._sync_watches()
+            await self._resolve(state)
+            started.append(state)
+        await self._sync_watches()  # subscribed before the first read: no change falls in between
+        for state in started:
+            await self._first_value(state)
 
-    async def _start(self, state: RunningState) -> None:
+    async def _resolve(self, state: RunningState) -> None:
         state.alarmed = False
         state.target = None
         try:
@@ -117,6 +124,10 @@ class BeamlineStates:
             )
         except StateConfigError as exc:
             await self._fail(state, str(exc))
+
+    async def _first_value(self, state: RunningState) -> None:
+        """Evaluate the cached readback (a device that has not moved publishes nothing new)."""
+        if state.target is None:
             return
         reading = await self.connector.get(MessageEndpoints.device_readback(state.target.root))
         if isinstance(reading, DeviceMessage):
