@@ -527,3 +527,63 @@ class MessageEndpoints:
     def dap_response(RID: str | None = None) -> EndpointInfo:
         """Result of one data processing request."""
         return _ep(f"user/dap/response/{_sub(RID)}", messages.DAPResponseMessage, MessageOp.SET_PUBLISH)
+
+    # ------------------------------------------------------------------ beamline states, built-in actors
+    @staticmethod
+    def beamline_state(state_name: str | None = None) -> EndpointInfo:
+        """The current value of one beamline state (a stream of length one)."""
+        return _ep(
+            f"user/beamline_state/{_sub(state_name)}", messages.BeamlineStateMessage, MessageOp.STREAM
+        )
+
+    @staticmethod
+    def available_beamline_states() -> EndpointInfo:
+        """The configured beamline states, published by clients (a stream of length one)."""
+        return _ep(
+            "user/available_beamline_states", messages.AvailableBeamlineStatesMessage, MessageOp.STREAM
+        )
+
+    @staticmethod
+    def builtin_actor_update_notif(actor_name: str | None = None) -> EndpointInfo:
+        """Tells clients a built-in actor finished changing its state."""
+        return _ep(
+            f"info/actor/builtin/{_sub(actor_name)}/state_change_done",
+            messages.BuiltinActorStateUpdatedNotification,
+            MessageOp.SEND,
+        )
+
+    @staticmethod
+    def modify_interlock_table() -> EndpointInfo:
+        """Requests to change the states the scan interlock watches."""
+        return _ep(
+            "user/actor/builtin/scan_interlock/table_mod",
+            messages.ScanInterlockModifyStateTableMessage,
+            MessageOp.STREAM,
+        )
+
+    @staticmethod
+    def scan_interlock_states() -> EndpointInfo:
+        """The states the scan interlock watches, with their accepted statuses."""
+        return _ep(
+            "info/actor/builtin/scan_interlock/current_states_watched",
+            messages.ScanInterlockStateTableContent,
+            MessageOp.KEY_VALUE,
+        )
+
+    @staticmethod
+    def scan_interlock_enabled() -> EndpointInfo:
+        """Managed setting: whether the scan interlock is enabled (entries ``{"config": msg}``)."""
+        return _ep(
+            "user/actor/builtin/scan_interlock/config/enabled",
+            messages.BoolConfigDefaultFalse,
+            MessageOp.STREAM,
+        )
+
+    @staticmethod
+    def scan_interlock_trigger_setting() -> EndpointInfo:
+        """Managed setting: what the scan interlock does to a running scan when it triggers."""
+        return _ep(
+            "user/actor/builtin/scan_interlock/config/trigger_setting",
+            messages.ScanInterlockTriggerSettingMessage,
+            MessageOp.STREAM,
+        )

@@ -11,6 +11,7 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import VariableMessage
 from bec_core.redis_connector.base import MessageObject
 from bec_core.service import Service
+from bec_scan_server.beamline import Beamline
 from bec_scan_server.catalogue import ScanCatalogue
 from bec_scan_server.devices import DeviceRegistry
 from bec_scan_server.instructions import InstructionClient, Liveness
@@ -54,6 +55,7 @@ class ScanServer(Service):
         self.manager = QueueManager(conn, self.store, self.runner, settings)
         self.catalogue = ScanCatalogue(conn)
         self.intake = Intake(conn, self.registry, self.manager, self.catalogue.scans)
+        self.beamline = Beamline(conn)
 
     async def _queue_changed(self) -> None:
         await self.manager.publish_status()
@@ -74,6 +76,7 @@ class ScanServer(Service):
         await self.manager.restore(self.intake.build)
         await self.intake.start()
         self.publisher.start()
+        await self.beamline.start()
 
     def _on_account(self, msg: MessageObject) -> None:
         if isinstance(msg.value, VariableMessage) and isinstance(msg.value.value, str):
@@ -87,6 +90,7 @@ class ScanServer(Service):
 
     async def shutdown(self) -> None:
         """Halt a running scan (stop devices, unstage), leave queued requests in Redis."""
+        await self.beamline.close()
         await self.manager.shutdown()
         try:
             await self.publisher.close()

@@ -205,6 +205,44 @@ ENDPOINTS: list[tuple[str, tuple, str, str, MessageOp]] = [
     ),
     ("dap_request", (), "user/dap/request", "DAPRequestMessage", SP),
     ("dap_response", ("rid",), "user/dap/response/rid", "DAPResponseMessage", SP),
+    # beamline states, built-in actors
+    ("beamline_state", ("s1",), "user/beamline_state/s1", "BeamlineStateMessage", STREAM),
+    ("available_beamline_states", (), "user/available_beamline_states", "AvailableBeamlineStatesMessage", STREAM),
+    (
+        "builtin_actor_update_notif",
+        ("ScanInterlockActor",),
+        "info/actor/builtin/ScanInterlockActor/state_change_done",
+        "BuiltinActorStateUpdatedNotification",
+        SEND,
+    ),
+    (
+        "modify_interlock_table",
+        (),
+        "user/actor/builtin/scan_interlock/table_mod",
+        "ScanInterlockModifyStateTableMessage",
+        STREAM,
+    ),
+    (
+        "scan_interlock_states",
+        (),
+        "info/actor/builtin/scan_interlock/current_states_watched",
+        "ScanInterlockStateTableContent",
+        KV,
+    ),
+    (
+        "scan_interlock_enabled",
+        (),
+        "user/actor/builtin/scan_interlock/config/enabled",
+        "BoolConfigDefaultFalse",
+        STREAM,
+    ),
+    (
+        "scan_interlock_trigger_setting",
+        (),
+        "user/actor/builtin/scan_interlock/config/trigger_setting",
+        "ScanInterlockTriggerSettingMessage",
+        STREAM,
+    ),
 ]
 
 PUBLIC_METHODS = sorted(name for name, _ in inspect.getmembers(MessageEndpoints, inspect.isfunction))
