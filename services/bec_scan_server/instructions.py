@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +126,8 @@ class Pending:
     timeout: float
     sent_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the stream entry id (None when the XADD went out in a caller's pipeline)
+    entry_id: str | None = None
 
     @property
     def instr_id(self) -> str:
@@ -150,6 +153,7 @@ class InstructionClient:
         self.liveness = liveness
         self._pending: dict[str, Pending] = {}
         self._stream = MessageEndpoints.device_instructions()
+        self._withdrawals: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Subscribe to the replies (before any instruction is sent)."""
@@ -160,9 +164,12 @@ class InstructionClient:
         for reply in values:
             if not isinstance(reply, DeviceInstructionResponse) or reply.status == "running":
                 continue
-            pending = self._pending.pop(reply.instruction_id, None)
+            pending = self._pending.get(reply.instruction_id)
             if pending is None or pending.future.done():
                 continue
+            if _answers_older_copy(reply, pending):
+                continue  # a copy we sent again later, with a later deadline, is still to be answered
+            del self._pending[reply.instruction_id]
             if reply.status == "error":
                 info = reply.error_info or ErrorInfo(
                     error_message="unknown error",
@@ -211,13 +218,19 @@ class InstructionClient:
             instr.metadata["timeout"] = timeout
         loop = asyncio.get_running_loop()
         pending = Pending(instr, loop.create_future(), action_timeout + self.timeouts.instruction_reply)
+        # When we stop waiting (docs/decisions/0002): a device server that finds the entry
+        # later (a restarted process claiming it) answers "expired, not executed".
+        instr.metadata["expires_at"] = round(time.time() + pending.timeout, 3)
         self._pending[pending.instr_id] = pending
         pending.sent_at = loop.time()
         try:
-            await self.connector.xadd(self._stream, {"data": instr}, max_size=STREAM_MAXLEN, pipe=pipe)
+            entry_id = await self.connector.xadd(
+                self._stream, {"data": instr}, max_size=STREAM_MAXLEN, pipe=pipe
+            )
         except BaseException:
             self._pending.pop(pending.instr_id, None)
             raise
+        pending.entry_id = entry_id
         return pending
 
     async def wait(self, pending: Pending) -> DeviceInstructionResponse:
@@ -242,10 +255,27 @@ class InstructionClient:
         )
 
     def forget(self, pending: Pending) -> None:
-        """Stop waiting for an instruction's reply."""
+        """Stop waiting for an instruction's reply, and withdraw it if nobody has answered it.
+
+        The withdrawal deletes the stream entry (best effort): a device server that
+        has not read it yet never sees it; one that holds it pending acknowledges it
+        without executing it. The entry's ``expires_at`` covers a failed withdrawal.
+        """
         self._pending.pop(pending.instr_id, None)
         if not pending.future.done():
             pending.future.cancel()
+            if pending.entry_id is not None:
+                task = asyncio.get_running_loop().create_task(
+                    self._withdraw(pending), name=f"withdraw:{pending.instr_id}"
+                )
+                self._withdrawals.add(task)
+                task.add_done_callback(self._withdrawals.discard)
+
+    async def _withdraw(self, pending: Pending) -> None:
+        try:
+            await self.connector.redis.xdel(self._stream.endpoint, pending.entry_id)
+        except Exception as exc:  # Redis away: the deadline in the entry still holds
+            log.info("could not withdraw %s: %s", describe(pending.instruction), exc)
 
     async def call(
         self,
@@ -264,3 +294,13 @@ class InstructionClient:
     def pending_count(self) -> int:
         """Instructions awaiting a reply."""
         return len(self._pending)
+
+
+def _answers_older_copy(reply: DeviceInstructionResponse, pending: Pending) -> bool:
+    """True for an "expired" answer to a copy whose deadline is older than the one we wait with."""
+    info = reply.error_info
+    if reply.status != "error" or info is None or info.exception_type != "InstructionExpired":
+        return False
+    answered = (reply.instruction.metadata if reply.instruction is not None else {}).get("expires_at")
+    current = pending.instruction.metadata.get("expires_at")
+    return isinstance(answered, (int, float)) and isinstance(current, (int, float)) and answered < current
