@@ -29,6 +29,7 @@ from bec_core.messages import (
 )
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_connector.base import MessageObject
+from bec_core.redis_connector.retry import RedisUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Liveness:
         self.reason = "the device server has not started"
         self._lost: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._check: asyncio.Task[None] | None = None
         self.became_alive = asyncio.Event()
 
     async def start(self) -> None:
@@ -82,11 +84,32 @@ class Liveness:
             self.became_alive.set()
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = asyncio.get_running_loop().call_later(
-                expires_in, self.mark_lost, f"no heartbeat from the device server for {self.expiry:g} s"
-            )
+            self._arm(expires_in)
         else:
             self.mark_lost(f"the device server reported status {msg.status.name}")
+
+    def _arm(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(delay, self._heartbeat_overdue)
+
+    def _heartbeat_overdue(self) -> None:
+        self._timer = None
+        self._check = asyncio.get_running_loop().create_task(self._judge(), name="device-server-liveness")
+
+    async def _judge(self) -> None:
+        """A missing heartbeat means a lost device server only if Redis itself answers and did
+        so for the whole expiry: during (and just after) a Redis outage nobody's beats get through."""
+        health = self.connector.health
+        if not await self.connector.probe() or health.recently_down(self.expiry):
+            if health.down:
+                log.warning(
+                    "no device-server heartbeat while Redis is unavailable (%.0f s): waiting",
+                    health.unavailable_for(),
+                )
+            self._arm(min(self.expiry, 1.0))
+            return
+        self.mark_lost(f"no heartbeat from the device server for {self.expiry:g} s")
 
     def mark_lost(self, reason: str) -> None:
         """Declare the device server gone; every pending wait fails with :class:`DeviceServerLost`."""
@@ -115,6 +138,8 @@ class Liveness:
         """Cancel the expiry timer."""
         if self._timer is not None:
             self._timer.cancel()
+        if self._check is not None:
+            self._check.cancel()
 
 
 @dataclass(slots=True)
@@ -158,6 +183,40 @@ class InstructionClient:
     async def start(self) -> None:
         """Subscribe to the replies (before any instruction is sent)."""
         await self.connector.register(MessageEndpoints.device_instructions_response(), self._on_reply)
+        self.connector.on_reconnect(self._on_reconnect)
+
+    def _on_reconnect(self) -> None:
+        if self._pending:
+            task = asyncio.get_running_loop().create_task(self.resend_pending(), name="resend-instructions")
+            self._withdrawals.add(task)
+            task.add_done_callback(self._withdrawals.discard)
+
+    async def resend_pending(self) -> int:
+        """Send every instruction still awaiting its reply again (same ``device_instr_id``).
+
+        After a lost pub/sub connection a reply may have been published while we were
+        not subscribed. The device server answers a copy from its reply cache (or, if it
+        never got the first one, executes it): nothing runs twice. Each copy gets a fresh
+        deadline. Returns how many were sent.
+        """
+        loop = asyncio.get_running_loop()
+        sent = 0
+        for pending in list(self._pending.values()):
+            if pending.future.done():
+                continue
+            pending.sent_at = loop.time()
+            pending.instruction.metadata["expires_at"] = round(time.time() + pending.timeout, 3)
+            try:
+                pending.entry_id = await self.connector.xadd(
+                    self._stream, {"data": pending.instruction}, max_size=STREAM_MAXLEN
+                )
+                sent += 1
+            except Exception as exc:  # Redis gone again: the next reconnection sends it
+                log.warning("could not send %s again: %s", describe(pending.instruction), exc)
+                break
+        if sent:
+            log.info("sent %d pending instruction(s) again after a Redis reconnection", sent)
+        return sent
 
     def _on_reply(self, msg: MessageObject) -> None:
         values = msg.value if isinstance(msg.value, list) else [msg.value]
@@ -234,24 +293,51 @@ class InstructionClient:
         return pending
 
     async def wait(self, pending: Pending) -> DeviceInstructionResponse:
-        """The final reply; raises InstructionError, DeviceServerLost or RequestTimeoutError."""
+        """The final reply; raises InstructionError, DeviceServerLost, RedisUnavailableError or
+        RequestTimeoutError.
+
+        The deadline is ``pending.timeout`` from the (last) send. When it passes while Redis is
+        unavailable, the wait goes on until Redis is back (at most the connector's
+        ``outage_timeout``), then gives the reply a fresh deadline: the instruction is sent
+        again on reconnection.
+        """
         if pending.future.done():
             return pending.future.result()
-        lost = self.liveness.lost_future()
+        loop = asyncio.get_running_loop()
         try:
-            done, _ = await asyncio.wait(
-                {pending.future, lost}, timeout=pending.timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        except asyncio.CancelledError:
+            while True:
+                remaining = pending.sent_at + pending.timeout - loop.time()
+                if remaining > 0:
+                    lost = self.liveness.lost_future()
+                    done, _ = await asyncio.wait(
+                        {pending.future, lost}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if pending.future in done:
+                        return pending.future.result()
+                    if lost in done:
+                        raise DeviceServerLost(f"{describe(pending.instruction)}: {self.liveness.reason}")
+                    continue  # the deadline may have moved (sent again)
+                if await self._outage_ridden_out(pending):
+                    continue
+                raise RequestTimeoutError(
+                    f"{describe(pending.instruction)}: no reply from the device server within "
+                    f"{pending.timeout:g} s"
+                )
+        except BaseException:
             self.forget(pending)
             raise
-        if pending.future in done:
-            return pending.future.result()
-        self.forget(pending)
-        if lost in done:
-            raise DeviceServerLost(f"{describe(pending.instruction)}: {self.liveness.reason}")
-        raise RequestTimeoutError(
-            f"{describe(pending.instruction)}: no reply from the device server within {pending.timeout:g} s"
+
+    async def _outage_ridden_out(self, pending: Pending) -> bool:
+        """At a missed deadline: False if Redis answers (the device server is to blame); True once
+        Redis is back from an outage; RedisUnavailableError if it stays away too long."""
+        connector, health = self.connector, self.connector.health
+        if not health.down and await connector.probe():
+            return False
+        if await health.wait_up(max(0.0, connector.outage_timeout - health.unavailable_for())):
+            pending.sent_at = asyncio.get_running_loop().time()
+            return True
+        raise RedisUnavailableError(
+            f"{describe(pending.instruction)}: Redis unavailable for {health.unavailable_for():.0f} s"
         )
 
     def forget(self, pending: Pending) -> None:
