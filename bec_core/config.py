@@ -115,6 +115,9 @@ class RedisSettings(_Settings):
     """Overrides a password carried in ``url``."""
     socket_timeout: float = Field(default=5.0, gt=0)
     """Seconds for connecting and for any single socket operation."""
+    outage_timeout: float = Field(default=60.0, ge=1.0, le=86_400.0)
+    """Seconds a service rides out a Redis outage (commands retried with back-off, scans held)
+    before it gives up: the running scan then ends ``aborted``, "Redis unavailable for N s"."""
 
     @field_validator("url")
     @classmethod

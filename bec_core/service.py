@@ -47,6 +47,7 @@ class Service:
             username=settings.redis.username,
             password=settings.redis.password,
             name=self.name,
+            outage_timeout=settings.redis.outage_timeout,
         )
         self.status = BECStatus.IDLE
         self.started_at = time.time()

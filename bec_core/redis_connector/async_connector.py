@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
-from redis.backoff import ExponentialBackoff
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, NoPermissionError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from bec_core.endpoints import EndpointInfo
 from bec_core.errors import ConnectorError, DecodeError
@@ -42,6 +42,7 @@ from bec_core.redis_connector.pubsub import (
     PubSubDispatcher,
     Subscription,
 )
+from bec_core.redis_connector.retry import DEFAULT_OUTAGE_TIMEOUT, OutageRetry, RedisHealth
 from bec_core.serialization import dumps, loads_message
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,11 @@ class AsyncRedisConnector:
     Args:
         address: ``"host:port"`` or a ``redis://``, ``rediss://`` or ``unix://`` URL.
         username, password: Redis ACL credentials (override the URL's).
-        retries: how many times a command is retried (with exponential back-off)
-            while Redis is unreachable before it raises :class:`ConnectorError`.
+        outage_timeout: how long a command waits (retrying with exponential back-off)
+            for an unreachable Redis to come back before the connection error is raised.
+            ``health`` tells callers whether Redis is down and for how long. Default
+            60 s, or ``connect_timeout`` when the older ``retries`` argument is given (a
+            tool that wants to fail fast).
     """
 
     def __init__(
@@ -84,12 +88,18 @@ class AsyncRedisConnector:
         username: str | None = None,
         password: str | None = None,
         name: str = "bec_core",
-        retries: int = 8,
+        outage_timeout: float | None = None,
         connect_timeout: float = 5.0,
+        retries: int | None = None,
     ) -> None:
         self.url = normalize_url(address)
         self.name = name
         self.username = username
+        self.connect_timeout = connect_timeout
+        if outage_timeout is None:
+            outage_timeout = connect_timeout if retries is not None else DEFAULT_OUTAGE_TIMEOUT
+        self.outage_timeout = outage_timeout
+        self.health = RedisHealth()
         kwargs: dict[str, Any] = {
             "socket_connect_timeout": connect_timeout,
             # No per-command socket timeout: redis-py wraps every send and read in
@@ -99,7 +109,7 @@ class AsyncRedisConnector:
             "socket_timeout": None,
             "socket_keepalive": True,
             "health_check_interval": 30,
-            "retry": Retry(ExponentialBackoff(cap=2.0, base=0.02), retries),
+            "retry": OutageRetry(self.health, outage_timeout),
             "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, OSError],
             "client_name": name.replace(" ", "_"),
         }
@@ -109,6 +119,11 @@ class AsyncRedisConnector:
             kwargs["password"] = password
         # Typed as Any: redis-py 8 declares every reply as a wide union that is no help here.
         self.redis: Any = aioredis.Redis.from_url(self.url, **kwargs)
+        # The pub/sub reader reconnects and resubscribes by itself (and then tells the
+        # connector's listeners, who re-ask for what they may have missed): no retries below it.
+        self.pubsub_redis: Any = aioredis.Redis.from_url(
+            self.url, **{**kwargs, "retry": Retry(NoBackoff(), 0), "retry_on_error": []}
+        )
         self.stats = ConnectorStats()
         self._pubsub = PubSubDispatcher(self)
         self._callbacks: list[CallbackHandle] = []
@@ -118,9 +133,14 @@ class AsyncRedisConnector:
 
     # ------------------------------------------------------------------ lifecycle
     async def connect(self) -> AsyncRedisConnector:
-        """Check that Redis answers and accepts our credentials; raise a clear error if not."""
+        """Check that Redis answers (within ``connect_timeout``) and accepts our credentials;
+        raise a clear error if not."""
         try:
-            await self.redis.ping()
+            await asyncio.wait_for(self.redis.ping(), self.connect_timeout)
+        except TimeoutError:
+            raise ConnectorError(
+                f"cannot reach Redis at {self.url}: no answer within {self.connect_timeout:g} s"
+            ) from None
         except AuthenticationError as exc:
             raise ConnectorError(
                 f"Redis at {self.url} refused user {self.username or 'default'!r}: {exc}"
@@ -146,6 +166,7 @@ class AsyncRedisConnector:
         self._stream_tasks.clear()
         await self._pubsub.close()
         await self.redis.aclose()
+        await self.pubsub_redis.aclose()
 
     async def __aenter__(self) -> AsyncRedisConnector:
         return await self.connect()
@@ -165,6 +186,22 @@ class AsyncRedisConnector:
     async def ping(self) -> bool:
         """True if Redis answers."""
         return bool(await self.redis.ping())
+
+    async def probe(self, timeout: float = 2.0) -> bool:
+        """True if Redis answers a PING within ``timeout`` s; a miss is recorded in ``health``
+        (a frozen Redis raises nothing, it just does not answer)."""
+        try:
+            await asyncio.wait_for(self.redis.ping(), timeout)
+        except (TimeoutError, RedisError, OSError) as exc:
+            self.health.failed(exc)
+            return False
+        self.health.succeeded()
+        return True
+
+    def on_reconnect(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` (plain; may start tasks) each time the pub/sub reader has reconnected
+        and resubscribed: publications in between were missed, ask again for what matters."""
+        self._pubsub.listeners.append(callback)
 
     # ------------------------------------------------------------------ key/value
     async def get(self, topic: Topic) -> Any:

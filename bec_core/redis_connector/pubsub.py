@@ -176,6 +176,8 @@ class PubSubDispatcher:
         self._has_subs = asyncio.Event()
         #: set each time the reader has reconnected and resubscribed (cleared by whoever waits)
         self.reconnected = asyncio.Event()
+        #: called (plain) after each reconnection and resubscription
+        self.listeners: list[Callable[[], Any]] = []
 
     @property
     def channels(self) -> list[str]:
@@ -229,7 +231,7 @@ class PubSubDispatcher:
 
     async def _ensure_pubsub(self) -> None:
         if self._pubsub is None:
-            self._pubsub = self.connector.redis.pubsub()
+            self._pubsub = self.connector.pubsub_redis.pubsub()
 
     async def _read_loop(self) -> None:
         while not self._closed:
@@ -273,10 +275,11 @@ class PubSubDispatcher:
 
     async def _reconnect(self, exc: BaseException) -> None:
         log.warning("lost the pub/sub connection to Redis (%s); reconnecting", exc)
+        self.connector.health.failed(exc)
         delay = 0.05
         while not self._closed:
             try:
-                old, self._pubsub = self._pubsub, self.connector.redis.pubsub()
+                old, self._pubsub = self._pubsub, self.connector.pubsub_redis.pubsub()
                 if old is not None:
                     try:
                         await old.aclose()
@@ -288,14 +291,21 @@ class PubSubDispatcher:
                     if self.patterns:
                         await self._pubsub.psubscribe(*self.patterns)
                 self.connector.stats.reconnects += 1
+                self.connector.health.succeeded()
                 self.reconnected.set()
+                for listener in list(self.listeners):
+                    try:
+                        listener()
+                    except Exception:  # a listener must not stop the reader
+                        log.exception("reconnect listener %r failed", listener)
                 log.warning(
                     "reconnected to Redis; resubscribed %d channels and %d patterns",
                     len(self.channels),
                     len(self.patterns),
                 )
                 return
-            except _CONNECTION_ERRORS:
+            except _CONNECTION_ERRORS as error:
+                self.connector.health.failed(error)
                 await asyncio.sleep(delay)  # back-off between reconnection attempts
                 delay = min(delay * 2, 2.0)
 

@@ -49,6 +49,8 @@ class RedisConnector:
     ) -> None:
         address = bootstrap[0] if isinstance(bootstrap, list) else bootstrap
         self.timeout = timeout
+        # during a Redis outage a call waits (retrying) up to its own deadline, then raises
+        kwargs.setdefault("outage_timeout", timeout)
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="bec-connector-loop", daemon=True)
         self._thread.start()

@@ -27,6 +27,7 @@ from bec_core.serialization import CODEC_KEY, dumps
 from bec_device_server.actions import default_timeout
 from bec_device_server.devices import describe_exception
 from bec_device_server.errors import DeviceActionError, InstructionError
+from bec_device_server.expiry import InstructionExpired, ScanStates
 from bec_device_server.jobs import Job
 from bec_device_server.publish import FINISH_SCRIPT, Finisher, Readings
 
@@ -68,10 +69,13 @@ class InstructionProcessor:
         self.executed = 0
         self.tasks: set[asyncio.Task[None]] = set()
         self.finisher: Finisher | None = None
+        self.scan_states = ScanStates(server.connector)
+        self.expired = 0
 
     async def run(self, consumer: str | None = None) -> None:
-        """Read the stream until cancelled, one task per entry."""
+        """Follow the scan status, then read the stream until cancelled, one task per entry."""
         connector = self.server.connector
+        await self.scan_states.start()
         async with asyncio.TaskGroup() as group:
             async for entry in connector.consume(_STREAM, GROUP, consumer):
                 task = group.create_task(self._handle_safely(entry), name=f"instruction:{entry.id}")
@@ -126,6 +130,15 @@ class InstructionProcessor:
 
     async def _execute(self, entry_id: str, instr: DeviceInstructionMessage, instr_id: str) -> bytes:
         server = self.server
+        try:
+            await self.scan_states.check(instr)
+        except InstructionExpired as exc:
+            # Not remembered: a copy sent again with a later deadline (after a Redis outage) may run.
+            self.expired += 1
+            log.warning("instruction %s (%s on %s): %s", instr_id, instr.action, instr.device, exc)
+            raw = self._reply(instr, instr_id, error=exc)
+            await self._finish(entry_id, raw)
+            return raw
         pipe = server.connector.pipeline()
         running = None
         if instr.metadata.get("report_running"):

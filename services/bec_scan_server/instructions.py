@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from bec_core.messages import (
 )
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_connector.base import MessageObject
+from bec_core.redis_connector.retry import RedisUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class Liveness:
         self.reason = "the device server has not started"
         self._lost: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._check: asyncio.Task[None] | None = None
         self.became_alive = asyncio.Event()
 
     async def start(self) -> None:
@@ -81,11 +84,32 @@ class Liveness:
             self.became_alive.set()
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = asyncio.get_running_loop().call_later(
-                expires_in, self.mark_lost, f"no heartbeat from the device server for {self.expiry:g} s"
-            )
+            self._arm(expires_in)
         else:
             self.mark_lost(f"the device server reported status {msg.status.name}")
+
+    def _arm(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(delay, self._heartbeat_overdue)
+
+    def _heartbeat_overdue(self) -> None:
+        self._timer = None
+        self._check = asyncio.get_running_loop().create_task(self._judge(), name="device-server-liveness")
+
+    async def _judge(self) -> None:
+        """A missing heartbeat means a lost device server only if Redis itself answers and did
+        so for the whole expiry: during (and just after) a Redis outage nobody's beats get through."""
+        health = self.connector.health
+        if not await self.connector.probe() or health.recently_down(self.expiry):
+            if health.down:
+                log.warning(
+                    "no device-server heartbeat while Redis is unavailable (%.0f s): waiting",
+                    health.unavailable_for(),
+                )
+            self._arm(min(self.expiry, 1.0))
+            return
+        self.mark_lost(f"no heartbeat from the device server for {self.expiry:g} s")
 
     def mark_lost(self, reason: str) -> None:
         """Declare the device server gone; every pending wait fails with :class:`DeviceServerLost`."""
@@ -114,6 +138,8 @@ class Liveness:
         """Cancel the expiry timer."""
         if self._timer is not None:
             self._timer.cancel()
+        if self._check is not None:
+            self._check.cancel()
 
 
 @dataclass(slots=True)
@@ -125,6 +151,8 @@ class Pending:
     timeout: float
     sent_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the stream entry id (None when the XADD went out in a caller's pipeline)
+    entry_id: str | None = None
 
     @property
     def instr_id(self) -> str:
@@ -150,19 +178,57 @@ class InstructionClient:
         self.liveness = liveness
         self._pending: dict[str, Pending] = {}
         self._stream = MessageEndpoints.device_instructions()
+        self._withdrawals: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Subscribe to the replies (before any instruction is sent)."""
         await self.connector.register(MessageEndpoints.device_instructions_response(), self._on_reply)
+        self.connector.on_reconnect(self._on_reconnect)
+
+    def _on_reconnect(self) -> None:
+        if self._pending:
+            task = asyncio.get_running_loop().create_task(self.resend_pending(), name="resend-instructions")
+            self._withdrawals.add(task)
+            task.add_done_callback(self._withdrawals.discard)
+
+    async def resend_pending(self) -> int:
+        """Send every instruction still awaiting its reply again (same ``device_instr_id``).
+
+        After a lost pub/sub connection a reply may have been published while we were
+        not subscribed. The device server answers a copy from its reply cache (or, if it
+        never got the first one, executes it): nothing runs twice. Each copy gets a fresh
+        deadline. Returns how many were sent.
+        """
+        loop = asyncio.get_running_loop()
+        sent = 0
+        for pending in list(self._pending.values()):
+            if pending.future.done():
+                continue
+            pending.sent_at = loop.time()
+            pending.instruction.metadata["expires_at"] = round(time.time() + pending.timeout, 3)
+            try:
+                pending.entry_id = await self.connector.xadd(
+                    self._stream, {"data": pending.instruction}, max_size=STREAM_MAXLEN
+                )
+                sent += 1
+            except Exception as exc:  # Redis gone again: the next reconnection sends it
+                log.warning("could not send %s again: %s", describe(pending.instruction), exc)
+                break
+        if sent:
+            log.info("sent %d pending instruction(s) again after a Redis reconnection", sent)
+        return sent
 
     def _on_reply(self, msg: MessageObject) -> None:
         values = msg.value if isinstance(msg.value, list) else [msg.value]
         for reply in values:
             if not isinstance(reply, DeviceInstructionResponse) or reply.status == "running":
                 continue
-            pending = self._pending.pop(reply.instruction_id, None)
+            pending = self._pending.get(reply.instruction_id)
             if pending is None or pending.future.done():
                 continue
+            if _answers_older_copy(reply, pending):
+                continue  # a copy we sent again later, with a later deadline, is still to be answered
+            del self._pending[reply.instruction_id]
             if reply.status == "error":
                 info = reply.error_info or ErrorInfo(
                     error_message="unknown error",
@@ -211,41 +277,91 @@ class InstructionClient:
             instr.metadata["timeout"] = timeout
         loop = asyncio.get_running_loop()
         pending = Pending(instr, loop.create_future(), action_timeout + self.timeouts.instruction_reply)
+        # When we stop waiting (docs/decisions/0002): a device server that finds the entry
+        # later (a restarted process claiming it) answers "expired, not executed".
+        instr.metadata["expires_at"] = round(time.time() + pending.timeout, 3)
         self._pending[pending.instr_id] = pending
         pending.sent_at = loop.time()
         try:
-            await self.connector.xadd(self._stream, {"data": instr}, max_size=STREAM_MAXLEN, pipe=pipe)
+            entry_id = await self.connector.xadd(
+                self._stream, {"data": instr}, max_size=STREAM_MAXLEN, pipe=pipe
+            )
         except BaseException:
             self._pending.pop(pending.instr_id, None)
             raise
+        pending.entry_id = entry_id
         return pending
 
     async def wait(self, pending: Pending) -> DeviceInstructionResponse:
-        """The final reply; raises InstructionError, DeviceServerLost or RequestTimeoutError."""
+        """The final reply; raises InstructionError, DeviceServerLost, RedisUnavailableError or
+        RequestTimeoutError.
+
+        The deadline is ``pending.timeout`` from the (last) send. When it passes while Redis is
+        unavailable, the wait goes on until Redis is back (at most the connector's
+        ``outage_timeout``), then gives the reply a fresh deadline: the instruction is sent
+        again on reconnection.
+        """
         if pending.future.done():
             return pending.future.result()
-        lost = self.liveness.lost_future()
+        loop = asyncio.get_running_loop()
         try:
-            done, _ = await asyncio.wait(
-                {pending.future, lost}, timeout=pending.timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        except asyncio.CancelledError:
+            while True:
+                remaining = pending.sent_at + pending.timeout - loop.time()
+                if remaining > 0:
+                    lost = self.liveness.lost_future()
+                    done, _ = await asyncio.wait(
+                        {pending.future, lost}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if pending.future in done:
+                        return pending.future.result()
+                    if lost in done:
+                        raise DeviceServerLost(f"{describe(pending.instruction)}: {self.liveness.reason}")
+                    continue  # the deadline may have moved (sent again)
+                if await self._outage_ridden_out(pending):
+                    continue
+                raise RequestTimeoutError(
+                    f"{describe(pending.instruction)}: no reply from the device server within "
+                    f"{pending.timeout:g} s"
+                )
+        except BaseException:
             self.forget(pending)
             raise
-        if pending.future in done:
-            return pending.future.result()
-        self.forget(pending)
-        if lost in done:
-            raise DeviceServerLost(f"{describe(pending.instruction)}: {self.liveness.reason}")
-        raise RequestTimeoutError(
-            f"{describe(pending.instruction)}: no reply from the device server within {pending.timeout:g} s"
+
+    async def _outage_ridden_out(self, pending: Pending) -> bool:
+        """At a missed deadline: False if Redis answers (the device server is to blame); True once
+        Redis is back from an outage; RedisUnavailableError if it stays away too long."""
+        connector, health = self.connector, self.connector.health
+        if not health.down and await connector.probe():
+            return False
+        if await health.wait_up(max(0.0, connector.outage_timeout - health.unavailable_for())):
+            pending.sent_at = asyncio.get_running_loop().time()
+            return True
+        raise RedisUnavailableError(
+            f"{describe(pending.instruction)}: Redis unavailable for {health.unavailable_for():.0f} s"
         )
 
     def forget(self, pending: Pending) -> None:
-        """Stop waiting for an instruction's reply."""
+        """Stop waiting for an instruction's reply, and withdraw it if nobody has answered it.
+
+        The withdrawal deletes the stream entry (best effort): a device server that
+        has not read it yet never sees it; one that holds it pending acknowledges it
+        without executing it. The entry's ``expires_at`` covers a failed withdrawal.
+        """
         self._pending.pop(pending.instr_id, None)
         if not pending.future.done():
             pending.future.cancel()
+            if pending.entry_id is not None:
+                task = asyncio.get_running_loop().create_task(
+                    self._withdraw(pending), name=f"withdraw:{pending.instr_id}"
+                )
+                self._withdrawals.add(task)
+                task.add_done_callback(self._withdrawals.discard)
+
+    async def _withdraw(self, pending: Pending) -> None:
+        try:
+            await self.connector.redis.xdel(self._stream.endpoint, pending.entry_id)
+        except Exception as exc:  # Redis away: the deadline in the entry still holds
+            log.info("could not withdraw %s: %s", describe(pending.instruction), exc)
 
     async def call(
         self,
@@ -264,3 +380,13 @@ class InstructionClient:
     def pending_count(self) -> int:
         """Instructions awaiting a reply."""
         return len(self._pending)
+
+
+def _answers_older_copy(reply: DeviceInstructionResponse, pending: Pending) -> bool:
+    """True for an "expired" answer to a copy whose deadline is older than the one we wait with."""
+    info = reply.error_info
+    if reply.status != "error" or info is None or info.exception_type != "InstructionExpired":
+        return False
+    answered = (reply.instruction.metadata if reply.instruction is not None else {}).get("expires_at")
+    current = pending.instruction.metadata.get("expires_at")
+    return isinstance(answered, (int, float)) and isinstance(current, (int, float)) and answered < current

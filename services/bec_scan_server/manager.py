@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
+
+from redis.exceptions import RedisError
 
 from bec_core.config import ServiceSettings
 from bec_core.endpoints import MessageEndpoints
+from bec_core.errors import BECError
 from bec_core.messages import ScanQueueHistoryMessage, ScanQueueStatusMessage
 from bec_core.redis_connector import AsyncRedisConnector
+from bec_core.redis_connector.retry import RedisUnavailableError
 from bec_scan_server.context import Control
 from bec_scan_server.queue import QueueItem, ScanQueue
 from bec_scan_server.runner import Runner
@@ -146,10 +151,10 @@ class QueueManager:
                 wake.clear()
                 continue
             queue.take(item)
-            await self.store.remove(name, item.raw)
+            await self._persist(partial(self.store.remove, name, item.raw), "taking the item from the store")
             control = Control()
             self.controls[name] = control
-            await self.publish_status()
+            await self._persist(self.publish_status, "publishing the queue status")
             task = asyncio.get_running_loop().create_task(
                 self.runner.run(item, control), name=f"item:{item.rid}"
             )
@@ -166,7 +171,21 @@ class QueueManager:
                 ok = False
             finally:
                 self.controls.pop(name, None)
-            await self._finished(queue, item, ok)
+            await self._persist(partial(self._finished, queue, item, ok), "recording the finished item")
+
+    async def _persist(self, op: Any, what: str) -> None:
+        """Run ``op()``; while Redis is unavailable, wait for it and try again (a Redis outage must
+        not end the worker: nothing can run without Redis, and everything can once it is back)."""
+        health = self.connector.health
+        while True:
+            try:
+                await op()
+                return
+            except (RedisError, ConnectionError, OSError) as exc:
+                if isinstance(exc, BECError) and not isinstance(exc, RedisUnavailableError):
+                    raise
+                log.error("queue: %s failed (%s); waiting for Redis", what, exc)
+                await health.wait_up(self.connector.outage_timeout)
 
     async def _finished(self, queue: ScanQueue, item: QueueItem, ok: bool) -> None:
         item.status = "COMPLETED" if ok else "STOPPED"

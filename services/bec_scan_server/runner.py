@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bec_core.config import ServiceSettings
 from bec_core.endpoints import MessageEndpoints
@@ -24,6 +26,7 @@ from bec_core.errors import BECError
 from bec_core.file_paths import FilePathError, file_components
 from bec_core.messages import DeviceRPCMessage, ProgressMessage, ScanBaselineMessage, ScanStatusMessage
 from bec_core.redis_connector import AsyncRedisConnector
+from bec_core.redis_connector.retry import RedisUnavailableError
 from bec_core.serialization import dumps
 from bec_scan_server.context import Control, ScanContext
 from bec_scan_server.devices import DeviceRegistry, position_of
@@ -192,8 +195,15 @@ class Runner:
         except Exception as exc:
             log.error("scan %s (%s) failed: %s", item.scan_number, scan.scan_name, exc)
             item.reason = "alarm"
+            if redis_failure(exc):  # name the outage, not whatever command noticed it
+                exc = RedisUnavailableError(
+                    f"Redis unavailable for {self.connector.health.last_outage_s():.0f} s ({exc})"
+                )
             info = error_info(exc, getattr(getattr(exc, "error_info", None), "device", None))
-            await publish_alarm(self.connector, MAJOR, info, {"scan_id": item.scan_id, "RID": item.rid})
+            try:
+                await publish_alarm(self.connector, MAJOR, info, {"scan_id": item.scan_id, "RID": item.rid})
+            except Exception as alarm_exc:
+                log.error("cannot publish the alarm of scan %s: %s", item.scan_number, alarm_exc)
             if not isinstance(exc, DeviceServerLost):
                 await self._cleanup(ctx, staged, stop=True)
                 await self._return(ctx)
@@ -256,6 +266,18 @@ class Runner:
     async def _finish(
         self, ctx: ScanContext, status: str, reason: str | None, note: str | None = None, opened: bool = True
     ) -> None:
+        """Publish the scan's end; while Redis is away, keep trying (nothing else can run meanwhile)."""
+        while True:
+            try:
+                await self._publish_end(ctx, status, reason, note)
+                return
+            except Exception as exc:
+                if not redis_failure(exc):
+                    raise
+                log.error("cannot publish the end of scan %s yet: %s", ctx.item.scan_number, exc)
+                await self.connector.health.wait_up(self.connector.outage_timeout)
+
+    async def _publish_end(self, ctx: ScanContext, status: str, reason: str | None, note: str | None) -> None:
         try:
             await self.publisher.flush()
         except TimeoutError:
@@ -354,6 +376,13 @@ class Runner:
             info=info,
             metadata=metadata,
         )
+
+
+def redis_failure(exc: BaseException) -> bool:
+    """True for an error that means Redis could not be reached (after the connector's retries)."""
+    return isinstance(exc, (RedisUnavailableError, RedisConnectionError, RedisTimeoutError)) or (
+        isinstance(exc, OSError) and not isinstance(exc, BECError)
+    )
 
 
 async def _none() -> None:
