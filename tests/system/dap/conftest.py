@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from stack import DEVICES, Observer, service
+from dap_stack import DEVICES, Observer, service
 
 from bec_core.redis_server import RedisServer
 
