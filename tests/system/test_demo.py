@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bec_core.launcher.specs import SERVICES
 from bec_core.redis_server import free_port
 
 BIN = Path(sys.executable).parent
@@ -29,4 +30,4 @@ def test_demo_starts_the_stack_runs_a_scan_and_says_how_to_stop(tmp_path: Path) 
             capture_output=True, text=True, timeout=60,
         )
     assert stop.returncode == 0, stop.stdout + stop.stderr
-    assert stop.stdout.count("stopped") == 3, stop.stdout
+    assert stop.stdout.count("stopped") == len(SERVICES) + 1, stop.stdout  # the services and Redis

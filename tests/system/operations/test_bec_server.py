@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bec_core.launcher.procs import is_alive, stop_processes
+from bec_core.launcher.specs import SERVICES
 from bec_core.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.system
@@ -22,6 +23,10 @@ pytestmark = pytest.mark.system
 REPO = Path(__file__).resolve().parents[3]
 BEC_SERVER = str(Path(sys.executable).parent / "bec-server")
 TEST_DEVICES = REPO / "config" / "devices" / "test.yaml"
+
+#: What ``bec-server start`` runs: every service key and every heartbeat name it publishes.
+KEYS = [spec.key for spec in SERVICES]
+HEARTBEATS = [hb for spec in SERVICES for hb in spec.heartbeats]
 
 
 class Stack:
@@ -67,22 +72,22 @@ def test_start_status_check_stop(stack: Stack) -> None:
     started = stack.run("start", "--config", str(TEST_DEVICES))
     assert started.returncode == 0, started.stderr
     lines = started.stdout.splitlines()
-    assert [line.split()[0] for line in lines[:4]] == ["redis", "device-server", "scan-server", "dap"]
+    assert [line.split()[0] for line in lines[: len(KEYS) + 1]] == ["redis", *KEYS]
     pids = stack.pids()
-    assert set(pids) == {"redis", "device-server", "scan-server", "dap"}
-    for key in ("device-server", "scan-server", "dap"):
+    assert set(pids) == {"redis", *KEYS}
+    for key in KEYS:
         assert f"pid {pids[key]}" in started.stdout
         assert str(stack.state / "logs" / f"{key}.log") in started.stdout
     assert all(is_alive(pid) for pid in pids.values())
 
     status = stack.run("status")
     assert status.returncode == 0, status.stdout + status.stderr
-    for name in ("DeviceServer", "ScanServer", "ScanBundler", "DAPServer/LmfitService1D"):
+    for name in HEARTBEATS:
         assert name in status.stdout
-    assert status.stdout.count("RUNNING") == 4
+    assert status.stdout.count("RUNNING") == len(HEARTBEATS)
     assert str(pids["device-server"]) in status.stdout
 
-    for name in ("DeviceServer", "ScanServer", "ScanBundler", "device-server", "DAPServer/LmfitService1D", "dap"):
+    for name in (*HEARTBEATS, *KEYS):
         assert stack.run("check", "--service", name).returncode == 0
     assert stack.run("check").returncode == 0
     assert stack.run("start", "--check").returncode == 0
@@ -143,7 +148,7 @@ def test_foreground_prefixes_output_and_stops_everything_on_ctrl_c(stack: Stack)
     try:
         seen = _wait_for_line(lines, "all services RUNNING")
         pids = stack.pids()
-        assert set(pids) == {"redis", "device-server", "scan-server", "dap"}
+        assert set(pids) == {"redis", *KEYS}
         assert any(line.startswith("[device-server] ") for line in seen)
         assert any(line.startswith("[scan-server] ") for line in seen)
         proc.send_signal(signal.SIGINT)
@@ -222,7 +227,7 @@ def test_a_wrong_password_fails_naming_the_user(stack: Stack, acl_redis: RedisSe
     assert stack.pids() == {}
 
 
-@pytest.mark.parametrize("command", ["bec-device-server", "bec-scan-server", "bec-dap"])
+@pytest.mark.parametrize("command", [spec.command for spec in SERVICES])
 def test_a_service_with_a_wrong_password_exits_2_naming_the_user(
     command: str, acl_redis: RedisServer
 ) -> None:
