@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SOURCE = "config request"
+#: actions that replace the whole config
+WHOLE_CONFIG_ACTIONS = frozenset({"set", "reset", "reload"})
 
 
 class ConfigRequests:
@@ -74,11 +76,13 @@ class ConfigRequests:
             pipe=pipe,
         )
         if accepted:
-            await conn.send(
-                MessageEndpoints.device_config_update(),
-                DeviceConfigMessage(action=action, config=request.config, metadata={"RID": rid}),
-                pipe=pipe,
-            )
+            # as stock's SciHub: a set/reset/reload is announced as "reload" (every service reads the
+            # whole config again; stock clients act on that), the others as the request itself
+            if action in WHOLE_CONFIG_ACTIONS:
+                update = DeviceConfigMessage(action="reload", config={}, metadata={"RID": rid})
+            else:
+                update = DeviceConfigMessage(action=action, config=request.config, metadata={"RID": rid})
+            await conn.send(MessageEndpoints.device_config_update(), update, pipe=pipe)
             await conn.lpush(
                 MessageEndpoints.service_response(rid),
                 ServiceResponseMessage(

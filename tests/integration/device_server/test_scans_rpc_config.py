@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("stop_servers")
 
 CAMERA = {
     "eiger": {
-        "deviceClass": "ophyd_devices.SimCamera",
+        "deviceClass": "bec_device_server.sim.SimCamera",
         "deviceConfig": {"image_shape": [8, 8]},
         "readoutPriority": "async",
         "softwareTrigger": True,
@@ -24,7 +24,11 @@ CAMERA = {
     }
 }
 NEW_MONITOR = {
-    "bpm9": {"deviceClass": "ophyd_devices.SimMonitor", "readoutPriority": "monitored", "enabled": True}
+    "bpm9": {
+        "deviceClass": "bec_device_server.sim.SimMonitor",
+        "readoutPriority": "monitored",
+        "enabled": True,
+    }
 }
 
 
@@ -133,7 +137,8 @@ async def config_request(
                 await conn.redis.execute_command("WAIT", 0, 10)  # a round trip, not a sleep
         if response.accepted:
             update = await updates.get(timeout=DEADLINE)
-            assert update.value.action == action and update.value.metadata["RID"] == rid
+            announced = "reload" if action in ("set", "reset", "reload") else action  # as stock's SciHub
+            assert update.value.action == announced and update.value.metadata["RID"] == rid
     return response
 
 
@@ -187,7 +192,7 @@ async def test_config_change_rolls_back_when_a_device_fails(
     assert not response.accepted
     assert (await requester.request("samx", "read")).status == "completed"  # old set untouched
     typo = await config_request(
-        conn, "add", {"bpm8": {"deviceClass": "ophyd_devices.SimMonitor", "enabeld": True}}, "r3"
+        conn, "add", {"bpm8": {"deviceClass": "bec_device_server.sim.SimMonitor", "enabeld": True}}, "r3"
     )
     assert not typo.accepted and "'bpm8'" in typo.message and "enabeld" in typo.message
     response = await config_request(conn, "set", NEW_MONITOR, "rid-set2")
@@ -202,7 +207,7 @@ async def test_shutdown_stops_moving_and_unstages(
 ) -> None:
     slow = {
         "slowx": {
-            "deviceClass": "ophyd_devices.SimPositioner",
+            "deviceClass": "bec_device_server.sim.SimPositioner",
             "deviceConfig": {"delay": 1, "velocity": 1, "update_frequency": 20},
             "readoutPriority": "baseline",
             "enabled": True,
