@@ -20,6 +20,7 @@ from typing import Any
 
 from bec_core.errors import ConfigError
 from bec_device_server.config import DeviceConfig
+from bec_device_server.errors import DeviceConnectionError
 from bec_device_server.facade import DeviceManagerFacade
 from bec_device_server.info import device_info, eager_connection
 from bec_device_server.resolve import is_delayed, resolve_device_class, split_device_config, wants
@@ -213,7 +214,12 @@ def build_device(config: DeviceConfig, cls: type, facade: DeviceManagerFacade) -
 
     obj, rest = construct(config, cls, facade)
     try:
-        connect(obj, config.connectionTimeout)
+        try:
+            connect(obj, config.connectionTimeout)
+        except Exception as exc:
+            raise DeviceConnectionError(
+                f"{config.name}: failed to connect: {type(exc).__name__}: {exc}"
+            ) from exc
         info = device_info(obj)
         if hasattr(obj, "on_connected"):
             obj.on_connected()
@@ -326,7 +332,7 @@ class DeviceManager:
             try:
                 result = await asyncio.wait_for(fut, timeout + cfg.connectionTimeout)
             except TimeoutError:
-                failures[cfg.name] = TimeoutError(
+                failures[cfg.name] = DeviceConnectionError(
                     f"{cfg.name}: construction did not finish within {timeout + cfg.connectionTimeout:g} s"
                 )
                 return
@@ -352,6 +358,9 @@ class DeviceManager:
                 built[cfg.name] = (DeviceEntry(config=cfg), None)
             elif cfg.name in failures:
                 _, short = describe_exception(failures[cfg.name])
+                if isinstance(failures[cfg.name], DeviceConnectionError):
+                    # kept, disabled, as stock does (a later update may enable it again)
+                    cfg = cfg.model_copy(update={"enabled": False})
                 built[cfg.name] = (DeviceEntry(config=cfg, error=short), None)
         return {c.name: built[c.name] for c in configs}, failures
 

@@ -136,6 +136,86 @@ def test_movable_demo_classes_move_through_the_stock_client(bec: Any) -> None:
         assert abs(device.read(cached=True)[device.name]["value"] - target) < 0.05, device.name
 
 
+def _positioner(cls: str = "ophyd_devices.SimPositioner") -> dict[str, Any]:
+    return {
+        "deviceClass": cls,
+        "deviceConfig": {} if cls != "ophyd_devices.SimPositioner" else {"delay": 1, "limits": [-50, 50]},
+        "readoutPriority": "baseline",
+        "deviceTags": ["user motors"],
+        "enabled": True,
+        "readOnly": False,
+    }
+
+
+def test_config_add_remove_errors_as_stock(bec: Any) -> None:
+    from bec_lib.bec_errors import DeviceConfigError
+
+    dev = bec.device_manager.devices
+    helper = bec.device_manager.config_helper
+    config = {"new_device": _positioner()}
+    helper.send_config_request(action="add", config=config)
+    with pytest.raises(DeviceConfigError) as error:
+        helper.send_config_request(action="add", config=config)
+    assert error.match("Device new_device already exists")
+    assert "new_device" in dev
+    helper.send_config_request(action="remove", config={"new_device": {}})
+    assert "new_device" not in dev
+    config["new_device"]["deviceClass"] = "ophyd_devices.doesnt_exist"
+    with pytest.raises(DeviceConfigError) as error:
+        helper.send_config_request(action="add", config=config)
+    assert error.match("module 'ophyd_devices' has no attribute 'doesnt_exist'")
+    assert "new_device" not in dev and "samx" in dev
+
+
+def test_unreachable_device_stays_disabled_when_enabled_twice(bec: Any) -> None:
+    from bec_lib.bec_errors import DeviceConfigError
+
+    dev = bec.device_manager.devices
+    config = {"unreachable": _positioner("ophyd_devices.utils.bec_utils.DeviceClassConnectionError")}
+    try:
+        with pytest.raises(DeviceConfigError):
+            bec.device_manager.config_helper.send_config_request(action="add", config=config)
+        device = dev["unreachable"]
+        assert device.enabled is False
+        for _ in range(2):
+            with pytest.raises(DeviceConfigError):
+                device.enabled = True
+            assert device.enabled is False
+    finally:
+        if "unreachable" in dev:
+            bec.device_manager.config_helper.send_config_request(action="remove", config={"unreachable": {}})
+
+
+@pytest.mark.parametrize(
+    ("eyefoc_class", "expected_devices", "disabled"),
+    [
+        ("ophyd_devices.SimPositioner", 2, []),
+        ("ophyd_devices.utils.bec_utils.DeviceClassConnectionError", 2, ["eyefoc"]),
+        ("ophyd_devices.utils.bec_utils.DeviceClassInitError", 0, []),
+        ("ophyd_devices.WrongDeviceClass", 0, []),
+    ],
+    ids=["valid", "connection_error", "init_error", "unknown_class"],
+)
+def test_config_set_outcomes_as_stock(
+    bec: Any, tmp_path: Path, eyefoc_class: str, expected_devices: int, disabled: list[str]
+) -> None:
+    import yaml
+    from bec_lib.bec_errors import DeviceConfigError
+
+    config = {"hexapod": _positioner("ophyd_devices.SynDeviceOPAAS"), "eyefoc": _positioner(eyefoc_class)}
+    path = tmp_path / "runtime_config.yaml"
+    path.write_text(yaml.dump(config))
+    if disabled or expected_devices == 0:
+        with pytest.raises(DeviceConfigError):
+            bec.config.update_session_with_file(str(path), force=True, validate=False)
+    else:
+        bec.config.update_session_with_file(str(path), force=True, validate=False)
+    dev = bec.device_manager.devices
+    assert len(dev) == expected_devices
+    for name in disabled:
+        assert dev[name].enabled is False
+
+
 def test_demo_config_loads_whole_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     running = Stack(tmp_path, devices=DEMO_CONFIG).start()
