@@ -177,8 +177,9 @@ class Actions:
 
     # ------------------------------------------------------------------ staging
     async def stage(self, job: Job) -> None:
-        """Stage each device once (a staged device is left as it is)."""
+        """Stage each device once (a staged device is left as it is), with the scan's ``scan_info``."""
         entries = self.server.resolve(job.names(all_if_none=True))
+        await self.server.scans.ensure_scan_info(job.metadata.get("scan_id"))
         async with self.server.devices.locked(entries.values()):
             await job.for_each(entries.items(), lambda _n, e: self.stage_one(e, job.timeout, job.pipe))
 
