@@ -435,4 +435,10 @@ __all__ = [
     "build_device",
     "build_order",
     "device_limits",
+    "stoppable",
 ]
+
+
+def stoppable(entry: DeviceEntry) -> bool:
+    """Whether ``stop`` applies: writable and the object has a ``stop`` (plain signals have none)."""
+    return not entry.config.readOnly and callable(getattr(entry.obj, "stop", None))

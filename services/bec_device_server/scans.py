@@ -19,7 +19,7 @@ from bec_core.messages import ScanStatusMessage, VariableMessage
 from bec_core.redis_connector import MessageObject
 from bec_core.serialization import dumps
 from bec_device_server.bridge import call
-from bec_device_server.devices import DeviceEntry, describe_exception
+from bec_device_server.devices import DeviceEntry, describe_exception, stoppable
 
 if TYPE_CHECKING:
     from bec_device_server.server import DeviceServer
@@ -160,7 +160,7 @@ class ScanHooks:
                 targets = [e for e in entries if e is not None and e.enabled]
             else:
                 targets = self.server.devices.enabled()
-            await self.stop([e for e in targets if not e.config.readOnly])
+            await self.stop([e for e in targets if stoppable(e)])
 
     async def stop(self, entries: list[DeviceEntry]) -> None:
         """``obj.stop()`` on each entry concurrently (no lock: a move holds its device's lock)."""
