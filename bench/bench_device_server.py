@@ -53,7 +53,7 @@ SIZES = (1, 5, 50, 200)
 def devices(n: int) -> dict:
     return {
         f"mon{i}": {
-            "deviceClass": "ophyd_devices.SimMonitor",
+            "deviceClass": "bec_device_server.sim.SimMonitor",
             "readoutPriority": "monitored",
             "enabled": True,
         }

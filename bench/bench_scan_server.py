@@ -39,7 +39,7 @@ from bench.common import Stats, Table, cpu_seconds, print_tables, rss_mib, run_a
 
 BIN = Path(sys.executable).parent
 MOTOR = """samx:
-  deviceClass: ophyd_devices.SimPositioner
+  deviceClass: bec_device_server.sim.SimPositioner
   deviceConfig: {delay: 0, limits: [-50, 50], tolerance: 0.01}
   readoutPriority: baseline
   enabled: true
@@ -47,7 +47,7 @@ MOTOR = """samx:
   softwareTrigger: false
 """
 MONITOR = """mon{i}:
-  deviceClass: ophyd_devices.SimMonitor
+  deviceClass: bec_device_server.sim.SimMonitor
   deviceConfig: null
   readoutPriority: monitored
   enabled: true

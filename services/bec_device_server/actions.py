@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import DeviceReqStatusMessage
 from bec_device_server.bridge import call, run_action
+from bec_device_server.devices import stoppable
 from bec_device_server.errors import DeviceActionError, InstructionError
 from bec_device_server.jobs import Job, param, resolve_target
 from bec_device_server.point import run_point
@@ -177,8 +178,9 @@ class Actions:
 
     # ------------------------------------------------------------------ staging
     async def stage(self, job: Job) -> None:
-        """Stage each device once (a staged device is left as it is)."""
+        """Stage each device once (a staged device is left as it is), with the scan's ``scan_info``."""
         entries = self.server.resolve(job.names(all_if_none=True))
+        await self.server.scans.ensure_scan_info(job.metadata.get("scan_id"))
         async with self.server.devices.locked(entries.values()):
             await job.for_each(entries.items(), lambda _n, e: self.stage_one(e, job.timeout, job.pipe))
 
@@ -189,8 +191,12 @@ class Actions:
             await job.for_each(entries.items(), lambda _n, e: self.unstage_one(e, job.timeout, job.pipe))
 
     async def stage_one(self, entry: DeviceEntry, timeout: float, pipe: Any) -> bool:
-        """Stage ``entry`` unless staged; returns whether it was staged now. Caller holds the lock."""
-        if entry.staged or not entry.enabled:
+        """Stage ``entry`` unless staged; returns whether it was staged now. Caller holds the lock.
+
+        Objects without ``stage`` (plain signals such as ophyd_devices' SimMonitor,
+        ReadOnlySignal, ComputedSignal) have nothing to stage, as in stock BEC.
+        """
+        if entry.staged or not entry.enabled or not callable(getattr(entry.obj, "stage", None)):
             return False
         await run_action(
             self.server.loop,
@@ -222,9 +228,9 @@ class Actions:
 
     # ------------------------------------------------------------------ stop, rpc, point
     async def stop(self, job: Job) -> None:
-        """``obj.stop()`` on enabled, writable devices (``device=None``: all); takes no lock."""
+        """``obj.stop()`` on enabled, writable devices that have one (``device=None``: all); takes no lock."""
         names = job.names(all_if_none=True)
-        entries = {n: e for n, e in self.server.resolve(names).items() if not e.config.readOnly}
+        entries = {n: e for n, e in self.server.resolve(names).items() if stoppable(e)}
         await job.for_each(
             entries.items(),
             lambda name, e: call(

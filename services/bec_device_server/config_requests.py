@@ -1,11 +1,20 @@
-"""Runtime device-configuration changes (``user/devices/config_request``).
+"""Runtime device-configuration changes (``user/devices/config_request``), with stock BEC's outcomes.
 
-Actions ``add``, ``update``, ``remove``, ``set``, ``reload``, ``reset``. The new
-devices are validated and built *before* anything live changes; if one fails
-to build, the ones built for the change are destroyed and the old set stays
-(the whole change is rolled back). Replies: ``SET
-info/devices/config_request_response/<RID>`` (EX 60); on success also ``PUBLISH
-info/devices/config_update`` and ``LPUSH user/services/response/<RID>`` (EX 100),
+Actions ``add``, ``update``, ``remove``, ``set``, ``reload``, ``reset`` (docs/decisions/0002).
+The new devices are validated and built *before* anything live changes, then:
+
+* a device that was constructed but could not connect is kept *disabled* (its
+  config says ``enabled: false``) and the rest of the change is applied; the
+  reply is accepted and names it in ``metadata["failed_devices"]`` (stock's
+  client raises ``DeviceConfigError`` on that, and the device is there, disabled);
+* a device whose class cannot be resolved or whose constructor raises: an
+  ``add`` or ``update`` is rolled back (nothing changed, rejected); a ``set`` or
+  ``reload`` ends with an *empty* config, rejected with ``updated_config`` (stock
+  flushes the session the same way).
+
+Replies: ``SET info/devices/config_request_response/<RID>`` (EX 60); when the
+config changed also ``PUBLISH info/devices/config_update`` (a set/reset/reload as
+``reload``, as stock's SciHub) and ``LPUSH user/services/response/<RID>`` (EX 100),
 and the config and infos are published again.
 """
 
@@ -13,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bec_core.endpoints import MessageEndpoints
@@ -27,12 +37,15 @@ from bec_device_server.config import (
     validate_devices,
 )
 from bec_device_server.devices import DeviceEntry, describe_exception
+from bec_device_server.errors import DeviceConnectionError
 
 if TYPE_CHECKING:
     from bec_device_server.server import DeviceServer
 
 log = logging.getLogger(__name__)
 SOURCE = "config request"
+#: actions that replace the whole config
+WHOLE_CONFIG_ACTIONS = frozenset({"set", "reset", "reload"})
 
 
 class ConfigRequests:
@@ -54,31 +67,46 @@ class ConfigRequests:
         """Apply one request and answer it."""
         rid = request.metadata.get("RID")
         action = request.action
+        outcome = Outcome()
         try:
-            message = await self.apply(action, request.config or {})
-            accepted = True
+            await self.apply(action, request.config or {}, outcome)
         except ConfigError as exc:
-            accepted, message = False, str(exc)
+            outcome.accepted, outcome.message = False, str(exc)
         except Exception as exc:
             log.exception("config request %s (%s) failed", rid, action)
-            accepted, message = False, describe_exception(exc)[1]
-        log.info("config request %s %s: %s %s", rid, action, "accepted" if accepted else "rejected", message)
+            outcome.accepted, outcome.message = False, describe_exception(exc)[1]
+        log.info(
+            "config request %s %s: %s %s",
+            rid,
+            action,
+            "accepted" if outcome.accepted else "rejected",
+            outcome.message,
+        )
         if not isinstance(rid, str) or not rid:
             return
         conn = self.server.connector
         pipe = conn.pipeline()
+        metadata: dict[str, Any] = {"RID": rid, **outcome.metadata}
+        if outcome.changed:
+            metadata["updated_config"] = True
         await conn.set(
             MessageEndpoints.device_config_request_response(rid),
-            RequestResponseMessage(accepted=accepted, message=message, metadata={"RID": rid}),
+            RequestResponseMessage(accepted=outcome.accepted, message=outcome.message, metadata=metadata),
             expire=60,
             pipe=pipe,
         )
-        if accepted:
-            await conn.send(
-                MessageEndpoints.device_config_update(),
-                DeviceConfigMessage(action=action, config=request.config, metadata={"RID": rid}),
-                pipe=pipe,
-            )
+        if outcome.accepted or outcome.changed:
+            # as stock's SciHub: a set/reset/reload is announced as "reload" (every service reads the
+            # whole config again; stock clients act on that), the others as the request itself
+            if action in WHOLE_CONFIG_ACTIONS or not outcome.accepted:
+                update = DeviceConfigMessage(action="reload", config={}, metadata={"RID": rid})
+            else:
+                announced = dict(request.config or {})
+                for name in outcome.metadata.get("failed_devices", {}):  # kept, disabled (stock's SciHub)
+                    if isinstance(announced.get(name), dict):
+                        announced[name] = {**announced[name], "enabled": False}
+                update = DeviceConfigMessage(action=action, config=announced, metadata={"RID": rid})
+            await conn.send(MessageEndpoints.device_config_update(), update, pipe=pipe)
             await conn.lpush(
                 MessageEndpoints.service_response(rid),
                 ServiceResponseMessage(
@@ -89,33 +117,34 @@ class ConfigRequests:
             )
         await pipe.execute()
 
-    async def apply(self, action: str | None, config: dict[str, Any]) -> str:
-        """Apply a change; returns a message. Raises ConfigError (nothing changed) if refused."""
+    async def apply(self, action: str | None, config: dict[str, Any], outcome: Outcome) -> None:
+        """Apply a change, recording what happened in ``outcome``; a ConfigError means nothing changed."""
         current = {n: e.config for n, e in self.server.devices.entries.items()}
         if action == "add":
             new = validate_devices(config, SOURCE)
-            existing = sorted(set(new) & set(current))
-            if existing:
-                raise ConfigError(f"{SOURCE}: devices already exist: {', '.join(existing)}")
-            await self.replace(new, remove=[])
+            for name in new:
+                if name in current:
+                    raise ConfigError(f"Device {name} already exists in the session config.")
+            await self.replace(new, [], outcome)
         elif action == "update":
-            await self.update(config, current)
+            await self.update(config, current, outcome)
         elif action == "remove":
             unknown = sorted(set(config) - set(current))
             if unknown:
                 raise ConfigError(f"{SOURCE}: cannot remove unknown devices: {', '.join(unknown)}")
-            await self.replace({}, remove=list(config))
+            await self.replace({}, list(config), outcome)
         elif action == "set":
-            await self.replace(validate_devices(config, SOURCE), remove=list(current))
+            await self.replace(validate_devices(config, SOURCE), list(current), outcome, flush=True)
         elif action == "reload":
-            await self.replace(dict(current), remove=list(current))
+            await self.replace(dict(current), list(current), outcome, flush=True)
         elif action == "reset":
-            await self.replace({}, remove=list(current))
+            await self.replace({}, list(current), outcome)
         else:
             raise ConfigError(f"{SOURCE}: action {action!r} is not supported by the device server")
-        return ""
 
-    async def update(self, config: dict[str, Any], current: dict[str, DeviceConfig]) -> None:
+    async def update(
+        self, config: dict[str, Any], current: dict[str, DeviceConfig], outcome: Outcome
+    ) -> None:
         """Patch updatable fields; devices whose deviceConfig/enabled changed are rebuilt."""
         rebuild: dict[str, DeviceConfig] = {}
         patch: dict[str, DeviceConfig] = {}
@@ -134,22 +163,54 @@ class ConfigRequests:
             else:
                 patch[name] = cfg
         if rebuild:
-            await self.replace(rebuild, remove=list(rebuild))
+            await self.replace(rebuild, list(rebuild), outcome, keep_failed=False)
         for name, cfg in patch.items():
             self.server.devices.entries[name].config = cfg
         if patch and not rebuild:
             await self.server.publish_devices({})
+        outcome.changed = False  # stock's client: an update is accepted or changed nothing
 
-    async def replace(self, new: dict[str, DeviceConfig], remove: list[str]) -> None:
-        """Build ``new``; if all build, retire ``remove`` and install ``new`` (else roll back)."""
+    async def replace(
+        self,
+        new: dict[str, DeviceConfig],
+        remove: list[str],
+        outcome: Outcome,
+        *,
+        flush: bool = False,
+        keep_failed: bool = True,
+    ) -> None:
+        """Build ``new``, then retire ``remove`` and install ``new``.
+
+        Devices that failed to *connect* are installed disabled (``keep_failed``; else the
+        change is refused). Devices that failed to *construct*: with ``flush`` every device
+        is removed (rejected, config empty), else nothing changes (a ConfigError).
+        """
         server = self.server
         built, failures = await server.devices.build(new.values(), server.settings.timeouts.device_action)
-        if failures:
-            await server.devices.destroy([entry for entry, _ in built.values()])
+        for name, exc in failures.items():
+            await server.report_build_failure(name, exc)
+        broken = {n: e for n, e in failures.items() if not isinstance(e, DeviceConnectionError)}
+        unreachable = {n: e for n, e in failures.items() if isinstance(e, DeviceConnectionError)}
+        if broken or (unreachable and not keep_failed):
             problems = "; ".join(f"{n}: {describe_exception(e)[1]}" for n, e in failures.items())
-            for name, exc in failures.items():
-                await server.report_build_failure(name, exc)
-            raise ConfigError(f"{SOURCE}: rolled back: devices failed to build: {problems}")
+            await server.devices.destroy([entry for entry, _ in built.values()])
+            if not flush:
+                raise ConfigError(f"{SOURCE}: rolled back: devices failed to build: {problems}")
+            await self._swap({}, remove)
+            outcome.accepted, outcome.changed = False, True
+            outcome.message = (
+                f"{SOURCE}: devices failed to build: {problems}. "
+                "Error during loading. The config will be flushed"
+            )
+            return
+        await self._swap(built, remove)
+        outcome.changed = True
+        if unreachable:
+            outcome.metadata["failed_devices"] = {n: describe_exception(e)[0] for n, e in unreachable.items()}
+
+    async def _swap(self, built: dict[str, Any], remove: list[str]) -> None:
+        """Retire the ``remove`` entries and install the ``built`` ones; publish."""
+        server = self.server
         old: list[DeviceEntry] = [server.devices.entries[n] for n in remove if n in server.devices.entries]
         async with server.devices.locked(old):
             for entry in old:
@@ -161,4 +222,15 @@ class ConfigRequests:
         await server.publish_devices(built, removed=gone)
 
 
-__all__ = ["ConfigRequests"]
+@dataclass
+class Outcome:
+    """What a request did: the reply's ``accepted``/``message``/extra metadata, and whether the
+    live config changed."""
+
+    accepted: bool = True
+    message: str = ""
+    changed: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+__all__ = ["ConfigRequests", "Outcome"]

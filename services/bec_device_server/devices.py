@@ -18,23 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from bec_core.errors import ConfigError
 from bec_device_server.config import DeviceConfig
-from bec_device_server.info import device_info
-from bec_device_server.resolve import resolve_device_class, split_device_config
+from bec_device_server.errors import DeviceConnectionError
+from bec_device_server.facade import DeviceManagerFacade
+from bec_device_server.info import device_info, eager_connection
+from bec_device_server.resolve import is_delayed, resolve_device_class, split_device_config, wants
 
 log = logging.getLogger(__name__)
-
-
-class DeviceLookup:
-    """What simulated devices get as ``device_manager``: ``get(name)`` → the ophyd object or None."""
-
-    def __init__(self, manager: DeviceManager) -> None:
-        self._manager = manager
-
-    def get(self, name: str) -> Any:
-        """The ophyd object of an enabled device, else ``None``."""
-        entry = self._manager.entries.get(name)
-        return entry.obj if entry is not None else None
 
 
 @dataclass
@@ -148,42 +139,100 @@ def device_limits(obj: Any) -> tuple[float, float] | None:
     return None
 
 
-def _apply_remaining(obj: Any, name: str, rest: dict[str, Any]) -> None:
-    """Apply ``deviceConfig`` keys the constructor does not take (BEC's ``update_config``)."""
-    for key, value in rest.items():
-        if key in ("device_access", "device_mapping"):
+def apply_config(obj: Any, config: dict[str, Any]) -> bool:
+    """Apply the ``deviceConfig`` keys the constructor did not take, as stock's ``update_config``.
+
+    ``_update_device_config`` of the device if it has one; ``limits`` on the travel-limit
+    signals; ``labels``; a signal is set (and waited for); a method is called with the value;
+    any other attribute is assigned. An unknown key is a :class:`ConfigError`. Returns True if
+    a signal was set (the first readings must be taken again).
+    """
+    import ophyd
+
+    if hasattr(obj, "_update_device_config"):
+        obj._update_device_config(config)
+        return False
+    signal_updated = False
+    for key, value in config.items():
+        if key == "limits" and hasattr(obj, "low_limit_travel") and hasattr(obj, "high_limit_travel"):
+            obj.low_limit_travel.set(value[0]).wait(timeout=2)
+            obj.high_limit_travel.set(value[1]).wait(timeout=2)
             continue
-        if key == "limits":
-            low, high = value
-            if hasattr(obj, "low_limit_travel") and hasattr(obj, "high_limit_travel"):
-                obj.low_limit_travel.put(low)
-                obj.high_limit_travel.put(high)
-                continue
-            raise TypeError(f"{name}: deviceConfig key 'limits' but the device has no travel limits")
-        attr = getattr(obj, key, None) if not key.startswith("_") else None
-        if attr is not None and hasattr(attr, "put") and hasattr(attr, "get"):
-            attr.put(value)
+        if key == "labels":
+            obj._ophyd_labels_ = set(value or ())
             continue
-        raise TypeError(f"{name}: unknown deviceConfig key {key!r} for {type(obj).__name__}")
+        if key == "device_mapping" and not hasattr(obj, key):
+            continue
+        if key.startswith("_") or not hasattr(obj, key):
+            raise ConfigError(f"Unknown config parameter {key} for device of type {type(obj).__name__}.")
+        attr = getattr(obj, key)
+        if isinstance(attr, ophyd.Signal):
+            attr.set(value).wait(timeout=2)
+            signal_updated = True
+        elif callable(attr):
+            attr(value)
+        else:
+            setattr(obj, key, value)
+    return signal_updated
 
 
-def build_device(config: DeviceConfig, allowed_modules: Iterable[str], lookup: DeviceLookup) -> Built:
-    """Construct, connect and first-read one device (blocking; run it in a worker thread)."""
-    cls = resolve_device_class(config.deviceClass, allowed_modules)
-    kwargs, rest = split_device_config(cls, dict(config.deviceConfig or {}))
-    kwargs.pop("name", None)
-    if "device_manager" in _accepted(cls):
-        kwargs["device_manager"] = lookup
-    obj = cls(name=config.name, **kwargs)
+def construct(config: DeviceConfig, cls: type, facade: DeviceManagerFacade) -> tuple[Any, dict[str, Any]]:
+    """``cls(**kwargs)`` as stock's device manager builds it; returns (object, keys applied later)."""
+    device_config = dict(config.deviceConfig or {})
+    device_config.pop("name", None)
+    kwargs, rest = split_device_config(cls, device_config)
+    kwargs["name"] = config.name
+    device_access = rest.pop("device_access", None)
+    mapped = device_access is None and rest.get("device_mapping")
+    if device_access or mapped or wants(cls, "device_manager"):
+        kwargs["device_manager"] = facade
+    if wants(cls, "scan_info"):
+        kwargs["scan_info"] = facade.scan_info
+    return cls(**kwargs), rest
+
+
+def connect(obj: Any, timeout: float) -> None:
+    """``wait_for_connection`` on every signal, lazy ones included (as stock); raises if not connected."""
+    if hasattr(obj, "wait_for_connection"):
+        with eager_connection(obj):
+            try:
+                obj.wait_for_connection(all_signals=True, timeout=timeout)
+            except TypeError:
+                obj.wait_for_connection(timeout=timeout)
+        return
+    if not getattr(obj, "connected", True):
+        raise ConnectionError(f"Failed to establish a connection to device {obj.name}")
+
+
+def build_device(config: DeviceConfig, cls: type, facade: DeviceManagerFacade) -> Built:
+    """Construct, connect, configure and first-read one device (blocking; run it in a worker thread).
+
+    The order is stock's: construct, connect, device info, ``on_connected()``, first
+    readings, then the remaining ``deviceConfig`` keys (readings again if they set a signal).
+    """
+    import ophyd
+
+    obj, rest = construct(config, cls, facade)
     try:
-        if hasattr(obj, "wait_for_connection"):
-            obj.wait_for_connection(all_signals=True, timeout=config.connectionTimeout)
-        _apply_remaining(obj, config.name, rest)
+        try:
+            connect(obj, config.connectionTimeout)
+        except Exception as exc:
+            raise DeviceConnectionError(
+                f"{config.name}: failed to connect: {type(exc).__name__}: {exc}"
+            ) from exc
+        info = device_info(obj)
+        if hasattr(obj, "on_connected"):
+            obj.on_connected()
+        read = _first(obj.read, config.name)
+        if apply_config(obj, rest):
+            read = _first(obj.read, config.name)
         return Built(
             obj=obj,
-            info=device_info(obj),
-            read=_first(obj.read, config.name),
-            read_configuration=_first(obj.read_configuration, config.name),
+            info=info,
+            read=read,
+            read_configuration=None
+            if isinstance(obj, ophyd.Signal)
+            else _first(obj.read_configuration, config.name),
             limits=device_limits(obj),
         )
     except BaseException:
@@ -201,10 +250,34 @@ def _first(method: Any, name: str) -> dict[str, Any] | None:
         return None
 
 
-def _accepted(cls: type) -> set[str]:
-    from bec_device_server.resolve import constructor_parameters
+def build_order(configs: list[DeviceConfig], classes: dict[str, type]) -> list[list[DeviceConfig]]:
+    """Layers to build one after the other: a device after the devices it ``needs``; ComputedSignal
+    and DeviceProxy classes after all others (as stock). Raises ConfigError for an unknown or
+    cyclic ``needs``."""
+    by_name = {c.name: c for c in configs}
+    depth: dict[str, int] = {}
 
-    return constructor_parameters(cls)[0]
+    def level(name: str, seen: tuple[str, ...]) -> int:
+        if name in depth:
+            return depth[name]
+        if name in seen:
+            raise ConfigError(f"Cyclic dependency detected among devices: {[*seen, name]}")
+        cfg = by_name[name]
+        needs = [n for n in cfg.needs if n in by_name]
+        depth[name] = 1 + max((level(n, (*seen, name)) for n in needs), default=-1)
+        return depth[name]
+
+    for cfg in configs:
+        level(cfg.name, ())
+    top = max(depth.values(), default=0) + 1
+    for cfg in configs:
+        cls = classes.get(cfg.name)
+        if cls is not None and is_delayed(cls):
+            depth[cfg.name] += top
+    layers: dict[int, list[DeviceConfig]] = {}
+    for cfg in configs:
+        layers.setdefault(depth[cfg.name], []).append(cfg)
+    return [layers[k] for k in sorted(layers)]
 
 
 def describe_exception(exc: BaseException) -> tuple[str, str]:
@@ -216,17 +289,27 @@ def describe_exception(exc: BaseException) -> tuple[str, str]:
 class DeviceManager:
     """All devices of the server by name, with the thread pool their blocking calls run in."""
 
-    def __init__(self, executor: ThreadPoolExecutor, allowed_modules: Iterable[str]) -> None:
+    def __init__(
+        self,
+        executor: ThreadPoolExecutor,
+        allowed_modules: Iterable[str],
+        redis_url: str = "127.0.0.1:6379",
+        credentials: tuple[str, str] | None = None,
+        redis_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         self.executor = executor
         self.allowed_modules = list(allowed_modules)
         self.entries: dict[str, DeviceEntry] = {}
-        self.lookup = DeviceLookup(self)
+        #: devices built for a change that is not installed yet (visible to devices built after them)
+        self.pending: dict[str, DeviceEntry] = {}
+        self.facade = DeviceManagerFacade(self, redis_url, credentials, redis_kwargs)
 
     # ------------------------------------------------------------------ construction
     async def build(
         self, configs: Iterable[DeviceConfig], timeout: float
     ) -> tuple[dict[str, tuple[DeviceEntry, Built | None]], dict[str, BaseException]]:
-        """Build every enabled device concurrently; disabled ones get an entry without object.
+        """Build every enabled device (layer by layer, see :func:`build_order`, each layer
+        concurrently); disabled ones get an entry without object.
 
         Returns the new entries (with their first readings) and the failures by name.
         The entries are *not* installed; :meth:`install` does that.
@@ -235,13 +318,21 @@ class DeviceManager:
         configs = list(configs)
         built: dict[str, tuple[DeviceEntry, Built | None]] = {}
         failures: dict[str, BaseException] = {}
+        classes: dict[str, type] = {}
+        for cfg in configs:
+            if not cfg.enabled:
+                continue
+            try:
+                classes[cfg.name] = resolve_device_class(cfg.deviceClass, self.allowed_modules)
+            except Exception as exc:
+                failures[cfg.name] = exc
 
         async def one(cfg: DeviceConfig) -> None:
-            fut = loop.run_in_executor(self.executor, build_device, cfg, self.allowed_modules, self.lookup)
+            fut = loop.run_in_executor(self.executor, build_device, cfg, classes[cfg.name], self.facade)
             try:
                 result = await asyncio.wait_for(fut, timeout + cfg.connectionTimeout)
             except TimeoutError:
-                failures[cfg.name] = TimeoutError(
+                failures[cfg.name] = DeviceConnectionError(
                     f"{cfg.name}: construction did not finish within {timeout + cfg.connectionTimeout:g} s"
                 )
                 return
@@ -253,13 +344,23 @@ class DeviceManager:
             entry.inline = bool(getattr(type(result.obj), "bec_inline_calls", False))
             entry.last_read = result.read
             built[cfg.name] = (entry, result)
+            self.pending[cfg.name] = entry
 
-        await asyncio.gather(*(one(c) for c in configs if c.enabled))
+        try:
+            layers = build_order([c for c in configs if c.name in classes], classes)
+            for layer in layers:
+                await asyncio.gather(*(one(c) for c in layer))
+        finally:
+            for cfg in configs:
+                self.pending.pop(cfg.name, None)
         for cfg in configs:
             if not cfg.enabled:
                 built[cfg.name] = (DeviceEntry(config=cfg), None)
             elif cfg.name in failures:
                 _, short = describe_exception(failures[cfg.name])
+                if isinstance(failures[cfg.name], DeviceConnectionError):
+                    # kept, disabled, as stock does (a later update may enable it again)
+                    cfg = cfg.model_copy(update={"enabled": False})
                 built[cfg.name] = (DeviceEntry(config=cfg, error=short), None)
         return {c.name: built[c.name] for c in configs}, failures
 
@@ -329,8 +430,15 @@ __all__ = [
     "Built",
     "DeviceEntry",
     "DeviceLock",
-    "DeviceLookup",
     "DeviceManager",
+    "apply_config",
     "build_device",
+    "build_order",
     "device_limits",
+    "stoppable",
 ]
+
+
+def stoppable(entry: DeviceEntry) -> bool:
+    """Whether ``stop`` applies: writable and the object has a ``stop`` (plain signals have none)."""
+    return not entry.config.readOnly and callable(getattr(entry.obj, "stop", None))

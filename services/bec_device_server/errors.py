@@ -22,6 +22,10 @@ class DeviceActionError(DeviceError):
         self.exception_type = exception_type
 
 
+class DeviceConnectionError(DeviceError):
+    """A device was constructed but could not connect (it is kept, disabled, as stock does)."""
+
+
 class DeviceClassError(ConfigError):
     """A ``deviceClass`` cannot be resolved or is not allowed."""
 
@@ -34,4 +38,11 @@ class SimulatedFailure(RuntimeError):
     """Raised by the failure-injecting simulated device."""
 
 
-__all__ = ["DeviceActionError", "DeviceClassError", "InstructionError", "RPCError", "SimulatedFailure"]
+__all__ = [
+    "DeviceActionError",
+    "DeviceClassError",
+    "DeviceConnectionError",
+    "InstructionError",
+    "RPCError",
+    "SimulatedFailure",
+]

@@ -1,11 +1,21 @@
-"""Turn a ``deviceClass`` string into a class, within an allow-list of modules.
+"""Turn a ``deviceClass`` string into a class, within an allow-list of modules; construct it as stock does.
 
-* BEC's simulation names (``ophyd_devices.SimPositioner``,
-  ``ophyd_devices.sim.sim_positioner.SimPositioner``, ``ophyd_devices.sim.sim.SimPositioner``,
-  ...) resolve to our simulated devices (:mod:`bec_device_server.sim`).
-* Any other path is ``module.Class``: the top-level package of ``module`` must be
-  in ``allowed_modules`` *before* anything is imported, and the result must be an
-  ophyd object class.
+* ``ophyd_devices.X`` (short, ``ophyd_devices.SimPositioner``, or the full module
+  path, ``ophyd_devices.sim.sim_positioner.SimPositioner``) is the real class of
+  the ``ophyd_devices`` package, as in stock BEC.
+* bec-core's own fast simulations are named by their own path:
+  ``bec_device_server.sim.SimPositioner``, ``bec_device_server.sim.SimMonitor``,
+  ``bec_device_server.sim.SimCamera``.
+* Any other path is ``module.Class``; the top-level package of ``module`` must be
+  in ``device_server.allowed_modules`` *before* anything is imported (a beamline
+  adds its plugin package there), and the result must be an ophyd object class.
+
+Construction follows stock's device manager: the ``deviceConfig`` keys that are
+parameters of the class's signature (or of ophyd's ``Signal`` /
+``EpicsSignalBase`` / ``OphydObject`` for signal classes) go to the
+constructor, with ``name``, and ``device_manager`` / ``scan_info`` when the
+signature names them; the other keys are applied afterwards
+(:func:`bec_device_server.devices.apply_config`).
 """
 
 from __future__ import annotations
@@ -15,15 +25,7 @@ import inspect
 from collections.abc import Iterable
 from typing import Any
 
-from bec_device_server import sim
 from bec_device_server.errors import DeviceClassError
-
-#: Simulation class names of ``ophyd_devices`` that we provide ourselves.
-SIM_CLASSES: dict[str, type] = {
-    "SimPositioner": sim.SimPositioner,
-    "SimMonitor": sim.SimMonitor,
-    "SimCamera": sim.SimCamera,
-}
 
 
 def resolve_device_class(path: str, allowed_modules: Iterable[str]) -> type:
@@ -41,57 +43,65 @@ def resolve_device_class(path: str, allowed_modules: Iterable[str]) -> type:
             f"deviceClass {path!r}: module {top!r} is not in the allowed modules "
             f"({', '.join(sorted(allowed))})"
         )
-    if top == "ophyd_devices":
-        found = SIM_CLASSES.get(class_name)
-        if found is None:
-            raise DeviceClassError(
-                f"deviceClass {path!r}: bec-core simulates only "
-                f"{', '.join('ophyd_devices.' + n for n in SIM_CLASSES)}"
-            )
-        return found
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise DeviceClassError(f"deviceClass {path!r}: cannot import {module_name!r}: {exc}") from None
     cls = getattr(module, class_name, None)
     if cls is None:
-        raise DeviceClassError(f"deviceClass {path!r}: module {module_name!r} has no {class_name!r}")
+        # stock's wording (an AttributeError of the import), which stock scripts match
+        raise DeviceClassError(
+            f"deviceClass {path!r}: module {module_name!r} has no attribute {class_name!r}"
+        )
     if not inspect.isclass(cls) or not issubclass(cls, OphydObject):
         raise DeviceClassError(f"deviceClass {path!r} is not an ophyd device or signal class")
     return cls
 
 
-def constructor_parameters(cls: type) -> tuple[set[str], bool]:
-    """Named keyword parameters accepted along the ``__init__`` chain, and whether ``prefix`` is one.
+def constructor_parameters(cls: type) -> set[str]:
+    """Parameter names stock passes from ``deviceConfig`` to the constructor of ``cls``."""
+    import ophyd
+    from ophyd.signal import EpicsSignalBase
 
-    ophyd passes ``**kwargs`` up the MRO, so the parameters of every ``__init__``
-    that still accepts ``**kwargs`` count.
-    """
+    classes: list[type] = [cls]
+    if issubclass(cls, ophyd.Signal):
+        classes.append(ophyd.Signal)
+    if issubclass(cls, EpicsSignalBase):
+        classes.append(EpicsSignalBase)
+    if issubclass(cls, ophyd.ophydobj.OphydObject):
+        classes.append(ophyd.ophydobj.OphydObject)
     names: set[str] = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
+    for klass in classes:
         try:
-            params = inspect.signature(init).parameters
+            names.update(inspect.signature(klass).parameters)
         except (TypeError, ValueError):
-            break
-        names.update(
-            n
-            for n, p in params.items()
-            if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        )
-        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            break
-    return names, "prefix" in names
+            continue
+    return names
 
 
 def split_device_config(cls: type, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``deviceConfig`` → (constructor kwargs, keys to apply after construction)."""
-    accepted, _ = constructor_parameters(cls)
+    accepted = constructor_parameters(cls)
     kwargs = {k: v for k, v in config.items() if k in accepted}
     rest = {k: v for k, v in config.items() if k not in accepted}
     return kwargs, rest
 
 
-__all__ = ["SIM_CLASSES", "constructor_parameters", "resolve_device_class", "split_device_config"]
+def wants(cls: type, parameter: str) -> bool:
+    """True if the class's own signature names ``parameter`` (``device_manager``, ``scan_info``)."""
+    try:
+        return parameter in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def is_delayed(cls: type) -> bool:
+    """ComputedSignal and DeviceProxy classes are built after all other devices (as stock)."""
+    try:
+        import ophyd_devices as opd
+    except ImportError:  # pragma: no cover
+        return False
+    return issubclass(cls, (opd.DeviceProxy, opd.ComputedSignal))
+
+
+__all__ = ["constructor_parameters", "is_delayed", "resolve_device_class", "split_device_config", "wants"]

@@ -14,10 +14,12 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import ScanStatusMessage, VariableMessage
 from bec_core.redis_connector import MessageObject
+from bec_core.serialization import dumps
 from bec_device_server.bridge import call
-from bec_device_server.devices import DeviceEntry, describe_exception
+from bec_device_server.devices import DeviceEntry, describe_exception, stoppable
 
 if TYPE_CHECKING:
     from bec_device_server.server import DeviceServer
@@ -41,12 +43,35 @@ class ScanHooks:
         self.scan_devices: dict[str, list[str]] = {}
 
     async def on_scan_status(self, msg: MessageObject) -> None:
-        """Callback of ``info/scans/scan_status``."""
+        """Callback of ``info/scans/scan_status``: the devices' ``scan_info.msg``, staging, unstaging."""
         for status in _messages(msg, ScanStatusMessage):
+            self.set_scan_info(status)
             if status.status == "open":
                 await self.scan_opened(status)
             elif status.status in END_STATES:
                 await self.scan_closed(status)
+
+    def set_scan_info(self, status: ScanStatusMessage) -> None:
+        """Give devices the scan status (bec_lib's message class, as stock's ``scan_info.msg``)."""
+        try:
+            self.server.devices.facade.set_scan_status(dumps(status))
+        except Exception as exc:  # a status bec_lib cannot decode must not stop staging
+            log.warning("scan_info for devices not updated: %s", exc)
+
+    async def ensure_scan_info(self, scan_id: Any) -> None:
+        """Before staging for ``scan_id``: if the devices' ``scan_info`` is not that scan's yet (the
+        stage instruction overtook the status publication), take the status from its key."""
+        if not scan_id:
+            return
+        current = self.server.devices.facade.scan_info.msg
+        if current is not None and getattr(current, "scan_id", None) == scan_id:
+            return
+        raw = await self.server.connector.redis.get(MessageEndpoints.scan_status().endpoint)
+        if raw:
+            try:
+                self.server.devices.facade.set_scan_status(raw)
+            except Exception as exc:
+                log.warning("scan_info for devices not updated: %s", exc)
 
     def _entries(self, names: list[str]) -> list[DeviceEntry]:
         entries = []
@@ -135,7 +160,7 @@ class ScanHooks:
                 targets = [e for e in entries if e is not None and e.enabled]
             else:
                 targets = self.server.devices.enabled()
-            await self.stop([e for e in targets if not e.config.readOnly])
+            await self.stop([e for e in targets if stoppable(e)])
 
     async def stop(self, entries: list[DeviceEntry]) -> None:
         """``obj.stop()`` on each entry concurrently (no lock: a move holds its device's lock)."""

@@ -24,6 +24,8 @@ from bec_device_server.config import DeviceConfig
 from bec_device_server.config_requests import ConfigRequests
 from bec_device_server.devices import Built, DeviceEntry, DeviceManager, describe_exception
 from bec_device_server.errors import InstructionError
+from bec_device_server.facade import bec_lib_address
+from bec_device_server.info import class_info
 from bec_device_server.instructions import InstructionProcessor
 from bec_device_server.jobs import Job, action_error, raise_combined
 from bec_device_server.publish import (
@@ -56,7 +58,10 @@ class DeviceServer(Service):
         self.invalid_devices = dict(invalid_devices or {})
         self.consumer = consumer
         self.executor = ThreadPoolExecutor(settings.device_server.max_workers, thread_name_prefix="ophyd")
-        self.devices = DeviceManager(self.executor, settings.device_server.allowed_modules)
+        bootstrap, credentials, redis_kwargs = bec_lib_address(settings.redis)
+        self.devices = DeviceManager(
+            self.executor, settings.device_server.allowed_modules, bootstrap, credentials, redis_kwargs
+        )
         self.actions = Actions(self)
         self.instructions = InstructionProcessor(self)
         self.scans = ScanHooks(self)
@@ -128,6 +133,7 @@ class DeviceServer(Service):
                     self.throttle.detach(entry)
             await self.devices.destroy(list(self.devices.entries.values()))
             self.executor.shutdown(wait=False, cancel_futures=True)
+            self.devices.facade.shutdown()
 
     # ------------------------------------------------------------------ helpers
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -302,7 +308,7 @@ class DeviceServer(Service):
                 )
                 self.throttle.attach(entry)
             else:
-                info = placeholder_info(entry)
+                info = placeholder_info(entry, self.devices.allowed_modules)
                 await self.connector.set(
                     MessageEndpoints.device_info(entry.name),
                     DeviceInfoMessage(device=entry.name, info=info),
@@ -313,20 +319,15 @@ class DeviceServer(Service):
         await pipe.execute()
 
 
-def placeholder_info(entry: DeviceEntry) -> dict[str, Any]:
-    """The info of a disabled or failed device: empty schema plus why it is not available."""
-    return {
-        "device_base_class": "device",
-        "device_class": entry.config.deviceClass.rsplit(".", 1)[-1],
-        "signals": {},
-        "hints": {"fields": []},
-        "describe": {},
-        "describe_configuration": {},
-        "sub_devices": [],
-        "custom_user_access": {},
-        "enabled": False,
-        "error": entry.error,
-    }
+def placeholder_info(entry: DeviceEntry, allowed_modules: Iterable[str] = ()) -> dict[str, Any]:
+    """The info of a disabled or failed device: stock's info of a device that is not connected."""
+    from bec_device_server.resolve import resolve_device_class
+
+    try:
+        cls: type | None = resolve_device_class(entry.config.deviceClass, allowed_modules)
+    except Exception:
+        cls = None
+    return class_info(cls, entry.config.deviceClass.rsplit(".", 1)[-1])
 
 
 __all__ = ["DeviceServer", "placeholder_info"]

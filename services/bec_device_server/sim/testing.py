@@ -2,8 +2,8 @@
 
 ``deviceConfig`` keys:
 
-* ``fail_on``: actions that raise, any of ``init``, ``read``, ``set``, ``stage``,
-  ``trigger``, ``stop``, ``describe``;
+* ``fail_on``: actions that raise, any of ``init``, ``connect`` (``wait_for_connection``,
+  like an unreachable IOC), ``read``, ``set``, ``stage``, ``trigger``, ``stop``, ``describe``;
 * ``fail_reads``: how many reads fail before reads succeed (for ``onFailure: retry``);
 * ``hang_on``: actions whose status never finishes (``set``, ``trigger``).
 """
@@ -49,6 +49,12 @@ class SimFailing(LeanRead, Device):
             raise SimulatedFailure(f"{name}: simulated failure in __init__")
         super().__init__(name=name, parent=parent, kind=kind, **kwargs)
         self.value.name = self.name
+
+    def wait_for_connection(self, all_signals: bool = False, timeout: float | None = None) -> None:
+        """Connected at once (or a TimeoutError with ``fail_on: [connect]``)."""
+        if "connect" in self.fail_on:
+            raise TimeoutError(f"{self.name}: simulated unreachable device (no connection in {timeout} s)")
+        super().wait_for_connection(all_signals=all_signals, timeout=timeout)
 
     def _maybe_fail(self, action: str) -> None:
         if action in self.fail_on:

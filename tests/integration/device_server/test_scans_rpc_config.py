@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("stop_servers")
 
 CAMERA = {
     "eiger": {
-        "deviceClass": "ophyd_devices.SimCamera",
+        "deviceClass": "bec_device_server.sim.SimCamera",
         "deviceConfig": {"image_shape": [8, 8]},
         "readoutPriority": "async",
         "softwareTrigger": True,
@@ -24,7 +24,11 @@ CAMERA = {
     }
 }
 NEW_MONITOR = {
-    "bpm9": {"deviceClass": "ophyd_devices.SimMonitor", "readoutPriority": "monitored", "enabled": True}
+    "bpm9": {
+        "deviceClass": "bec_device_server.sim.SimMonitor",
+        "readoutPriority": "monitored",
+        "enabled": True,
+    }
 }
 
 
@@ -133,7 +137,8 @@ async def config_request(
                 await conn.redis.execute_command("WAIT", 0, 10)  # a round trip, not a sleep
         if response.accepted:
             update = await updates.get(timeout=DEADLINE)
-            assert update.value.action == action and update.value.metadata["RID"] == rid
+            announced = "reload" if action in ("set", "reset", "reload") else action  # as stock's SciHub
+            assert update.value.action == announced and update.value.metadata["RID"] == rid
     return response
 
 
@@ -183,11 +188,8 @@ async def test_config_change_rolls_back_when_a_device_fails(
     assert not response.accepted and "broken" in response.message and "rolled back" in response.message
     assert await conn.get(MessageEndpoints.device_info("bpm9")) is None
     assert await conn.lrange(MessageEndpoints.service_response("rid-fail"), 0, -1) == []
-    response = await config_request(conn, "set", bad, "rid-set")
-    assert not response.accepted
-    assert (await requester.request("samx", "read")).status == "completed"  # old set untouched
     typo = await config_request(
-        conn, "add", {"bpm8": {"deviceClass": "ophyd_devices.SimMonitor", "enabeld": True}}, "r3"
+        conn, "add", {"bpm8": {"deviceClass": "bec_device_server.sim.SimMonitor", "enabeld": True}}, "r3"
     )
     assert not typo.accepted and "'bpm8'" in typo.message and "enabeld" in typo.message
     response = await config_request(conn, "set", NEW_MONITOR, "rid-set2")
@@ -197,12 +199,62 @@ async def test_config_change_rolls_back_when_a_device_fails(
     assert (await requester.request("samx", "read")).status == "error"
 
 
+async def test_set_with_a_class_that_fails_to_construct_flushes_the_config_as_stock(
+    start_server: Any, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    await start_server()
+    bad = {
+        **NEW_MONITOR,
+        "broken": {
+            "deviceClass": "bec_device_server.sim.SimFailing",
+            "deviceConfig": {"fail_on": ["init"]},
+            "readoutPriority": "monitored",
+            "enabled": True,
+        },
+    }
+    response = await config_request(conn, "set", bad, "rid-set")
+    # stock: rejected, but the session was replaced (updated_config) and is now empty
+    assert not response.accepted and response.metadata["updated_config"] is True
+    assert "broken" in response.message and "The config will be flushed" in response.message
+    assert (await conn.get(MessageEndpoints.device_config())).resource == []
+    assert (await requester.request("samx", "read")).status == "error"
+    acks = await conn.lrange(MessageEndpoints.service_response("rid-set"), 0, -1)
+    assert [a.response["service"] for a in acks] == ["DeviceServer"]
+
+
+async def test_unreachable_device_is_kept_disabled_and_the_rest_applied(
+    start_server: Any, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    await start_server()
+    unreachable = {
+        **NEW_MONITOR,
+        "gone": {
+            "deviceClass": "bec_device_server.sim.SimFailing",
+            "deviceConfig": {"fail_on": ["connect"]},
+            "readoutPriority": "baseline",
+            "enabled": True,
+        },
+    }
+    response = await config_request(conn, "add", unreachable, "rid-add")
+    assert response.accepted and set(response.metadata["failed_devices"]) == {"gone"}
+    config = {d["name"]: d for d in (await conn.get(MessageEndpoints.device_config())).resource}
+    assert config["gone"]["enabled"] is False and config["bpm9"]["enabled"] is True
+    assert (await requester.request("bpm9", "read")).status == "completed"
+    for rid in ("rid-enable-1", "rid-enable-2"):  # enabling it again fails, and it stays disabled
+        response = await config_request(conn, "update", {"gone": {"enabled": True}}, rid)
+        assert not response.accepted and "gone" in response.message
+        config = {d["name"]: d for d in (await conn.get(MessageEndpoints.device_config())).resource}
+        assert config["gone"]["enabled"] is False
+    again = await config_request(conn, "add", {"gone": unreachable["gone"]}, "rid-again")
+    assert not again.accepted and "Device gone already exists" in again.message
+
+
 async def test_shutdown_stops_moving_and_unstages(
     start_server: Any, requester: Requester, conn: AsyncRedisConnector
 ) -> None:
     slow = {
         "slowx": {
-            "deviceClass": "ophyd_devices.SimPositioner",
+            "deviceClass": "bec_device_server.sim.SimPositioner",
             "deviceConfig": {"delay": 1, "velocity": 1, "update_frequency": 20},
             "readoutPriority": "baseline",
             "enabled": True,

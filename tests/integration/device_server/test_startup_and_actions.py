@@ -15,13 +15,13 @@ pytestmark = pytest.mark.usefixtures("stop_servers")
 
 SLOW = {
     "slowx": {
-        "deviceClass": "ophyd_devices.SimPositioner",
+        "deviceClass": "bec_device_server.sim.SimPositioner",
         "deviceConfig": {"delay": 1, "velocity": 20, "update_frequency": 200, "limits": [-50, 50]},
         "readoutPriority": "baseline",
         "enabled": True,
     },
     "slowy": {
-        "deviceClass": "ophyd_devices.SimPositioner",
+        "deviceClass": "bec_device_server.sim.SimPositioner",
         "deviceConfig": {"delay": 1, "velocity": 20, "update_frequency": 200},
         "readoutPriority": "baseline",
         "enabled": True,
@@ -29,7 +29,7 @@ SLOW = {
 }
 CAMERA = {
     "eiger": {
-        "deviceClass": "ophyd_devices.SimCamera",
+        "deviceClass": "bec_device_server.sim.SimCamera",
         "deviceConfig": {"image_shape": [8, 8]},
         "readoutPriority": "async",
         "softwareTrigger": True,
@@ -44,7 +44,7 @@ async def test_startup_publications(start_server: Any, conn: AsyncRedisConnector
     assert isinstance(config, messages.AvailableResourceMessage)
     names = [d["name"] for d in config.resource]
     assert names == ["samx", "samy", "bpm4i", "bpm4a", "bpm3i", "diode"]
-    assert config.resource[0]["deviceClass"] == "ophyd_devices.SimPositioner"
+    assert config.resource[0]["deviceClass"] == "bec_device_server.sim.SimPositioner"
     for name in names:
         info = await conn.get(MessageEndpoints.device_info(name))
         assert isinstance(info, messages.DeviceInfoMessage) and info.device == name

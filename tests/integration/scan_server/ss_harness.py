@@ -32,7 +32,7 @@ failer:
   enabled: true
 
 disabled_mon:
-  deviceClass: ophyd_devices.SimMonitor
+  deviceClass: bec_device_server.sim.SimMonitor
   deviceConfig: null
   readoutPriority: monitored
   enabled: false

@@ -180,7 +180,7 @@ def test_invalid_device_config_fails_the_start_and_stops_everything(stack: Stack
 
 def test_a_device_that_fails_to_load_is_reported(stack: Stack, tmp_path: Path) -> None:
     config = tmp_path / "devices.yaml"
-    config.write_text(TEST_DEVICES.read_text() + "\nbroken:\n  deviceClass: ophyd_devices.SimPositioner\n")
+    config.write_text(TEST_DEVICES.read_text() + "\nbroken:\n  deviceClass: bec_device_server.sim.SimPositioner\n")
     result = stack.run("start", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "warning: device-server reported:" in result.stdout

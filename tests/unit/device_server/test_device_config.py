@@ -45,7 +45,7 @@ def test_demo_has_gaussian_and_camera() -> None:
 def test_typo_in_field_names_file_device_and_field(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "samx:\n  deviceClass: ophyd_devices.SimPositioner\n  readoutPriority: baseline\n"
+        "samx:\n  deviceClass: bec_device_server.sim.SimPositioner\n  readoutPriority: baseline\n"
         "  enabled: true\n  readOnyl: false\n",
     )
     with pytest.raises(ConfigError) as err:
@@ -57,8 +57,8 @@ def test_typo_in_field_names_file_device_and_field(tmp_path: Path) -> None:
 def test_bad_value_and_missing_field(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "samx:\n  deviceClass: ophyd_devices.SimPositioner\n  readoutPriority: sometimes\n  enabled: true\n"
-        "bpm4i:\n  deviceClass: ophyd_devices.SimMonitor\n  readoutPriority: monitored\n",
+        "samx:\n  deviceClass: bec_device_server.sim.SimPositioner\n  readoutPriority: sometimes\n  enabled: true\n"
+        "bpm4i:\n  deviceClass: bec_device_server.sim.SimMonitor\n  readoutPriority: monitored\n",
     )
     with pytest.raises(ConfigError) as err:
         load_device_file(path)
@@ -71,7 +71,7 @@ def test_lenient_keeps_the_valid_devices() -> None:
     good, bad = validate_devices_lenient(
         {
             "samx": {
-                "deviceClass": "ophyd_devices.SimPositioner",
+                "deviceClass": "bec_device_server.sim.SimPositioner",
                 "readoutPriority": "baseline",
                 "enabled": True,
             },
@@ -100,17 +100,33 @@ def test_devices_from_list_roundtrip() -> None:
 @pytest.mark.parametrize(
     ("path", "cls"),
     [
-        ("ophyd_devices.SimPositioner", sim.SimPositioner),
-        ("ophyd_devices.sim.sim_positioner.SimPositioner", sim.SimPositioner),
-        ("ophyd_devices.sim.sim.SimPositioner", sim.SimPositioner),
-        ("ophyd_devices.SimMonitor", sim.SimMonitor),
-        ("ophyd_devices.sim.sim_monitor.SimMonitor", sim.SimMonitor),
-        ("ophyd_devices.SimCamera", sim.SimCamera),
+        ("bec_device_server.sim.SimPositioner", sim.SimPositioner),
+        ("bec_device_server.sim.SimMonitor", sim.SimMonitor),
+        ("bec_device_server.sim.SimCamera", sim.SimCamera),
         ("bec_device_server.sim.SimFailing", sim.SimFailing),
     ],
 )
-def test_sim_class_names_resolve_to_ours(path: str, cls: type) -> None:
+def test_our_sims_resolve_under_their_own_names(path: str, cls: type) -> None:
     assert resolve_device_class(path, ALLOWED) is cls
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("ophyd_devices.SimPositioner", "SimPositioner"),
+        ("ophyd_devices.sim.sim_positioner.SimPositioner", "SimPositioner"),
+        ("ophyd_devices.SimMonitor", "SimMonitor"),
+        ("ophyd_devices.sim.sim_monitor.SimMonitorAsync", "SimMonitorAsync"),
+        ("ophyd_devices.SimCamera", "SimCamera"),
+        ("ophyd_devices.sim.SimPositionerWithController", "SimPositionerWithController"),
+    ],
+)
+def test_ophyd_devices_names_resolve_to_the_real_classes(path: str, name: str) -> None:
+    import ophyd_devices
+
+    cls = resolve_device_class(path, ALLOWED)
+    assert cls.__name__ == name and cls.__module__.startswith("ophyd_devices.")
+    assert getattr(ophyd_devices, name, cls) is cls
 
 
 def test_ophyd_classes_resolve() -> None:
@@ -126,9 +142,9 @@ def test_ophyd_classes_resolve() -> None:
         ("os.system", "not in the allowed modules"),
         ("subprocess.Popen", "not in the allowed modules"),
         ("ophyd.utils.LimitError", "not an ophyd device"),
-        ("ophyd.NoSuchThing", "has no 'NoSuchThing'"),
+        ("ophyd.NoSuchThing", "module 'ophyd' has no attribute 'NoSuchThing'"),
+        ("ophyd_devices.doesnt_exist", "module 'ophyd_devices' has no attribute 'doesnt_exist'"),
         ("ophyd.nosuchmodule.Thing", "cannot import"),
-        ("ophyd_devices.SimWaveform", "simulates only"),
         ("not a path", "import path"),
     ],
 )
@@ -149,3 +165,9 @@ def test_split_device_config() -> None:
     assert kwargs == {"prefix": "sim:mtr1"} and rest == {"limits": [-5, 5]}
     kwargs, rest = split_device_config(sim.SimPositioner, {"delay": 0, "limits": [-5, 5], "velocity": 3})
     assert kwargs == {"delay": 0, "limits": [-5, 5], "velocity": 3} and rest == {}
+    import ophyd_devices
+
+    kwargs, rest = split_device_config(
+        ophyd_devices.SimPositioner, {"delay": 1, "limits": [-50, 50], "tolerance": 0.01, "velocity": 100}
+    )
+    assert kwargs == {"delay": 1, "limits": [-50, 50]} and rest == {"tolerance": 0.01, "velocity": 100}
