@@ -320,7 +320,23 @@ def run(points: int, repeats: int, port: int, stock_port: int, stock_venv: Path 
                 f"{s.median / o.median:.1f}x" if s else None,
             ]
         )
+    first_ours = ours.samples["scan"][0] * 1e3
+    first_stock = stock.samples["scan"][0] * 1e3 if stock is not None else None
+    table.rows.append(
+        [
+            "first fit of the scan (one sample)",
+            first_ours,
+            None,
+            first_stock,
+            None,
+            f"{first_stock / first_ours:.1f}x" if first_stock else None,
+        ]
+    )
     table.rows.append(["lmfit alone (this process)", alone.median, alone.spread(1), None, None, None])
+    table.notes.append(
+        "bec-dap reads a scan's points from Redis on its first fit and keeps a finished scan's points "
+        "in memory for the next ones; stock holds every scan it saw in its client-side scan storage"
+    )
     found = f"centre found: bec-dap {ours.center:.3f}" + (f", stock {stock.center:.3f}" if stock else "")
     table.notes.append(f"{repeats} requests of each kind per side, alternating; {found} (true {CENTER})")
     return table

@@ -11,12 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from stack import DEVICES, Observer, service
+from dap_stack import DEVICES, HEARTBEATS, Observer, service
 
 from bec_core.redis_server import RedisServer
-
-DAP = "DAPServer/LmfitService1D"
-HEARTBEATS = ("DeviceServer", "ScanServer", DAP)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import DAP
-from stack import CENTER, SIGMA, scan_request
+from dap_stack import CENTER, DAP, SIGMA, scan_request
 
 pytestmark = pytest.mark.system
 STOCK_MODELS = sorted(
