@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from bec_dap.server import SERVICE_NAME, DAPServer
+from waiting import until
 
 from bec_core.config import load_settings
 from bec_core.endpoints import MessageEndpoints
@@ -180,3 +181,17 @@ async def test_a_wrong_message_type_on_the_request_channel_is_ignored(dap) -> No
     response = await ask(conn, fit_config(data_x=[1, 2, 3, 4, 5], data_y=[1, 4, 9, 4, 1]))
     assert response.success
     assert server.requests.answered >= 1
+
+
+async def test_models_are_published_again_after_redis_restarts_empty(own_redis) -> None:
+    async with running_dap(own_redis.url) as (_, conn):
+        own_redis.stop()
+        own_redis.start()  # no persistence: the key is gone
+        await conn.wait_reconnected(DEADLINE)
+
+        async def published() -> bool:
+            return await conn.get(MessageEndpoints.dap_available_plugins(SERVICE_NAME)) is not None
+
+        assert await until(published, DEADLINE)  # the SET follows the service's own reconnection
+        response = await ask(conn, fit_config(data_x=[1, 2, 3, 4, 5], data_y=[1, 4, 9, 4, 1]))
+        assert response.success
