@@ -354,9 +354,7 @@ def main() -> None:
     table = run(
         args.points, args.repeats, args.port, args.stock_port, None if args.no_stock else args.stock_venv
     )
-    print_table(table)
-    for note in table.notes:
-        print(f"- {note}")
+    print_table(table)  # with its notes
 
 
 if __name__ == "__main__":
