@@ -195,3 +195,13 @@ async def test_models_are_published_again_after_redis_restarts_empty(own_redis) 
         assert await until(published, DEADLINE)  # the SET follows the service's own reconnection
         response = await ask(conn, fit_config(data_x=[1, 2, 3, 4, 5], data_y=[1, 4, 9, 4, 1]))
         assert response.success
+
+
+async def test_a_scan_without_points_yet_says_so(dap) -> None:
+    _, conn = dap
+    await conn.set(MessageEndpoints.public_scan_info("empty"), status("empty", "open", 10))
+    response = await ask(conn, fit_config("empty", "samx", "samx", "bpm4i", "bpm4i"))
+    assert response.success is False
+    assert response.error == "scan 'empty' has no data points (yet)"
+    no_scan_yet = await ask(conn, fit_config(device_y="bpm4i"))  # no scan given, none has run
+    assert no_scan_yet.error == "no scan given and no scan has run yet"
