@@ -135,15 +135,19 @@ class ContinuousFits:
             self._dirty.set()
 
     def on_points(self, msgs: Iterable[Any]) -> None:
-        """Scan points from ``info/scans/scan_segment`` (a ScanMessage or a bundle of them)."""
+        """Scan points from ``info/scans/scan_segment`` (a ScanMessage or a bundle of them).
+
+        Kept only while a continuous fit is active (one switched on mid-scan reads the points
+        stored before it from Redis)."""
+        if self.config is None:
+            return
         for msg in msgs:
             if not isinstance(msg, ScanMessage):
                 continue
             if self.scan is None or self.scan.scan_id != msg.scan_id:
                 self.scan = _Scan(msg.scan_id)
             self.scan.points[msg.point_id] = msg
-        if self.config is not None:
-            self._dirty.set()
+        self._dirty.set()
 
     async def run(self) -> None:
         """The refit loop (one fit at a time; points arriving meanwhile are fitted next)."""

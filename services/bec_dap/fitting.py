@@ -78,13 +78,22 @@ def _as_array(values: Any, what: str) -> np.ndarray:
 def _start_parameters(
     model: lmfit.Model, parts: Sequence[lmfit.Model], x: np.ndarray, y: np.ndarray, overrides: Mapping
 ) -> lmfit.Parameters:
-    params = model.make_params()
+    params: lmfit.Parameters | None = None
     if not complete(overrides, model):
-        for part in parts:
+        if len(parts) == 1:  # the guess is a full parameter set already (one Parameters less to build)
             try:
-                params.update(part.guess(y, x=x))
-            except Exception:  # no guess for this model (or it failed): lmfit's defaults stay
-                pass
+                params = parts[0].guess(y, x=x)
+            except Exception:  # no guess for this model (or it failed): lmfit's defaults
+                params = None
+        else:
+            params = model.make_params()
+            for part in parts:
+                try:
+                    params.update(part.guess(y, x=x))
+                except Exception:
+                    pass
+    if params is None:
+        params = model.make_params()
     apply_overrides(params, overrides)
     return params
 

@@ -11,6 +11,7 @@ also one that ended before bec-dap started.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,6 +24,8 @@ from bec_dap.errors import DAPDataError, DAPRequestError
 from bec_dap.fitting import FitData
 
 _CHUNK = 2000  # keys per MGET
+_CACHED_SCANS = 4  # finished scans whose points are kept in memory (repeated fits of one scan)
+_TERMINAL = ("closed", "aborted", "halted", "user_completed")
 
 
 def _name(value: Any, what: str) -> str | None:
@@ -100,6 +103,9 @@ class ScanDataReader:
 
     def __init__(self, connector: AsyncRedisConnector) -> None:
         self.connector = connector
+        # a finished scan's points no longer change: the newest few are kept (in use order)
+        self._finished: OrderedDict[str, list[ScanMessage]] = OrderedDict()
+        self._columns: dict[tuple[str, str, str], np.ndarray] = {}
 
     async def latest_scan_id(self) -> str:
         """The scan of the newest scan status (the running or last scan)."""
@@ -120,17 +126,40 @@ class ScanDataReader:
         return msg
 
     async def points(self, scan_id: str, status: ScanStatusMessage | None = None) -> list[ScanMessage]:
-        """The scan's stored points, in point order."""
+        """The scan's stored points, in point order (from memory for a recently read finished scan)."""
+        cached = self._finished.get(scan_id)
+        if cached is not None:
+            self._finished.move_to_end(scan_id)
+            return cached
+        found = await self._read_points(scan_id, status)
+        if status is not None and status.status in _TERMINAL and found:
+            self._finished[scan_id] = found
+            while len(self._finished) > _CACHED_SCANS:
+                gone, _ = self._finished.popitem(last=False)
+                self._columns = {k: v for k, v in self._columns.items() if k[0] != gone}
+        return found
+
+    def column(self, scan_id: str, points: list[ScanMessage], device: str, signal: str) -> np.ndarray:
+        """:func:`column` of the points, kept for a finished scan's repeated fits."""
+        key = (scan_id, device, signal)
+        cached = self._columns.get(key)
+        if cached is not None and cached.size == len(points):
+            return cached
+        values = column(points, device, signal)
+        if self._finished.get(scan_id) is points:
+            values.setflags(write=False)  # shared between requests
+            self._columns[key] = values
+        return values
+
+    async def _read_points(self, scan_id: str, status: ScanStatusMessage | None) -> list[ScanMessage]:
         expected = status.num_points if status is not None else None
         if expected:
-            ids: list[int] = list(range(int(expected)))
-            found = await self._mget(scan_id, ids)
-            if len(found) == len(ids):
-                last = await self._mget(scan_id, [len(ids)])  # a scan may yield more than planned
-                if not last:
-                    return found
+            # one point more than planned: a scan that yielded more is then read by key scan
+            found = await self._mget(scan_id, list(range(int(expected) + 1)))
+            if len(found) == int(expected):
+                return found
         keys = await self.connector.keys(MessageEndpoints.public_scan_segment(scan_id))
-        ids = sorted(int(k.rsplit("/", 1)[1]) for k in keys if k.rsplit("/", 1)[1].isdigit())
+        ids: list[int] = sorted(int(k.rsplit("/", 1)[1]) for k in keys if k.rsplit("/", 1)[1].isdigit())
         return await self._mget(scan_id, ids)
 
     async def _mget(self, scan_id: str, ids: list[int]) -> list[ScanMessage]:
@@ -174,11 +203,13 @@ async def build_fit_data(
     if device_x is None:
         raise DAPDataError(f"device_x not given and scan {scan_id!r} reports no motor")
     first = points[0].data
-    signal_x = pick_signal(device_x, axes.signal_x, first, await reader.hints(device_x))
-    signal_y = pick_signal(axes.device_y, axes.signal_y, first, await reader.hints(axes.device_y))
+    hints_x = await reader.hints(device_x) if axes.signal_x is None else []
+    hints_y = await reader.hints(axes.device_y) if axes.signal_y is None else []
+    signal_x = pick_signal(device_x, axes.signal_x, first, hints_x)
+    signal_y = pick_signal(axes.device_y, axes.signal_y, first, hints_y)
     axes.device_x, axes.signal_x, axes.signal_y = device_x, signal_x, signal_y
     return FitData(
-        x=column(points, device_x, signal_x),
-        y=column(points, axes.device_y, signal_y),
+        x=reader.column(scan_id, points, device_x, signal_x),
+        y=reader.column(scan_id, points, axes.device_y, signal_y),
         source=axes.source(scan_id),
     )

@@ -28,6 +28,8 @@ SERVICE_NAME = "DAPServer/LmfitService1D"
 FIT_WORKERS = 2
 #: Requests handled at once (more wait; each still gets its answer).
 MAX_CONCURRENT = 8
+#: Attempts to publish the models again after Redis came back.
+REPUBLISH_TRIES = 10
 
 
 class DAPServer(Service):
@@ -43,6 +45,7 @@ class DAPServer(Service):
         self.continuous = ContinuousFits(self.connector, self.reader, self.run_fit)
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._plugins = available_plugins()
         self.fits = 0
 
     async def run_fit(
@@ -54,12 +57,31 @@ class DAPServer(Service):
         self.fits += 1
         return result
 
-    async def setup(self) -> None:
-        """Publish the available models, follow requests and scans."""
+    async def publish_plugins(self) -> None:
+        """SET the model descriptions where clients look for them."""
         await self.connector.set(
             MessageEndpoints.dap_available_plugins(SERVICE_NAME),
-            AvailableResourceMessage(resource=available_plugins()),
+            AvailableResourceMessage(resource=self._plugins),
         )
+
+    async def _republish_after_reconnect(self) -> None:
+        # a Redis that restarted without persistence lost the key; the heartbeat alone would
+        # announce a DAP server without models
+        while True:
+            await self.connector.wait_reconnected()
+            for attempt in range(1, REPUBLISH_TRIES + 1):
+                try:  # a pooled connection from before the restart fails once: try again
+                    await self.publish_plugins()
+                    log.info("models published again after Redis came back")
+                    break
+                except Exception as exc:
+                    if attempt == REPUBLISH_TRIES:
+                        log.error("could not publish the models after reconnecting: %s", exc)
+                    await asyncio.sleep(0.1 * attempt)
+
+    async def setup(self) -> None:
+        """Publish the available models, follow requests and scans."""
+        await self.publish_plugins()
         await self.connector.register(MessageEndpoints.dap_request(), self._on_request)
         await self.connector.register(MessageEndpoints.scan_status(), self._on_scan_status)
         await self.connector.register(MessageEndpoints.scan_segment(), self._on_segment)
@@ -93,8 +115,10 @@ class DAPServer(Service):
         self.continuous.on_points(msg.value if isinstance(msg.value, list) else [msg.value])
 
     async def main(self) -> None:
-        """Run the continuous-fit loop until stopped."""
-        await self.continuous.run()
+        """Run the continuous-fit loop (and re-announce the models after a reconnection) until stopped."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.continuous.run(), name="continuous-fits")
+            group.create_task(self._republish_after_reconnect(), name="republish-models")
 
     async def shutdown(self) -> None:
         """Let requests in progress answer, then stop the fit threads."""

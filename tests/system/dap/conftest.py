@@ -11,12 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dap_stack import DEVICES, Observer, service
+from dap_stack import DEVICES, HEARTBEATS, Observer, service
 
 from bec_core.redis_server import RedisServer
-
-DAP = "DAPServer/LmfitService1D"
-HEARTBEATS = ("DeviceServer", "ScanServer", DAP)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +71,9 @@ def system(tmp_path_factory, bec_lib):
                 return beat is not None and beat.status == messages.BECStatus.RUNNING
 
             observer.wait_for(running, f"{hb} RUNNING\n" + "\n".join(p.tail() for p in procs.values()))
-        config = bec_lib["ServiceConfig"](redis={"host": redis.host, "port": redis.port})
+        config = bec_lib["ServiceConfig"](
+            redis={"host": redis.host, "port": redis.port}, log_writer={"base_path": str(tmp)}
+        )
         # stock's client-side DAP code (bec.dap) on a stock BECService: BECClient.start() itself does not
         # get that far against bec-core yet (its device manager fails on bec-core's device info)
         client = bec_lib["BECService"](

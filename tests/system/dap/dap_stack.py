@@ -14,6 +14,8 @@ from typing import Any
 
 BIN = Path(sys.executable).parent
 DEADLINE = 30.0
+DAP = "DAPServer/LmfitService1D"
+HEARTBEATS = ("DeviceServer", "ScanServer", DAP)
 
 #: bpm4i is a Gaussian over samx (centre 5, sigma 1, amplitude 200) plus uniform noise in [0, 10).
 CENTER, SIGMA, AMPLITUDE = 5.0, 1.0, 200.0

@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import DAP
-from dap_stack import CENTER, SIGMA, scan_request
+from dap_stack import CENTER, DAP, SIGMA, scan_request
 
 pytestmark = pytest.mark.system
 STOCK_MODELS = sorted(
@@ -110,9 +109,9 @@ def test_continuous_fit_updates_while_the_scan_runs(system: dict) -> None:
     dap, observer = system["dap"], system["observer"]
     dap.GaussianModel.select(system["DeviceBase"](name="bpm4i"), "bpm4i")  # as stock's e2e test
     dap.GaussianModel.auto_run = True
-    steps = 80
+    steps = 100
     try:
-        _, scan_id = run_scan(system, steps, exp_time=0.02)
+        _, scan_id = run_scan(system, steps, exp_time=0.04)  # 4 s: room for refits after the peak
 
         def fits() -> list[Any]:
             return [m for m in observer.msgs["fits"] if m.metadata["input"]["scan_id"] == scan_id]
