@@ -48,7 +48,9 @@ class SciHubProcess:
     def pid(self) -> int:
         return self.proc.pid
 
-    def wait_running(self, timeout: float = 30.0, username: str | None = None, password: str | None = None) -> None:
+    def wait_running(
+        self, timeout: float = 30.0, username: str | None = None, password: str | None = None
+    ) -> None:
         """Wait for the SciHub heartbeat RUNNING from this process (event-driven)."""
         settings = RedisSettings(url=self.url, username=username, password=password)
 

@@ -192,7 +192,9 @@ def _request(url: str, action: str) -> dict:
     return reply.response
 
 
-def test_restart_is_refused_with_a_reason_when_nothing_can_restart(start_scihub: Start, clean_redis: str) -> None:
+def test_restart_is_refused_with_a_reason_when_nothing_can_restart(
+    start_scihub: Start, clean_redis: str
+) -> None:
     hub = start_scihub(clean_redis)  # not started by bec-server, no restart_command
     hub.wait_running()
     response = _request(clean_redis, "restart")
