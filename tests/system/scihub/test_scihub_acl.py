@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import SciHubProcess, wait_for
+from scihub_harness import SciHubProcess, wait_for
 
 from bec_core.redis_server import RedisServer
 from bec_core.serialization import loads

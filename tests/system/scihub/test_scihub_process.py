@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import ExpiryWatch, SciHubProcess, read_records, wait_for
+from scihub_harness import ExpiryWatch, SciHubProcess, read_records, wait_for
 
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import BECStatus, VariableMessage

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import wait_for
+from scihub_harness import wait_for
 
 from bec_core.launcher.procs import is_alive, stop_processes
 from bec_core.redis_server import free_port
