@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -76,17 +77,8 @@ def test_bec_server_start_reports_scihub_running_and_a_restart_request_restarts_
     assert beat.info["pid"] == before["scihub"]
 
     # what bec._request_server_restart() sends (plus a RID, which stock does not set)
-    rid = str(uuid.uuid4())
-    conn = RedisConnector(stack.redis)
-    try:
-        conn.send(
-            BecEndpoints.service_request(),
-            bec_messages.ServiceRequestMessage(action="restart", metadata={"RID": rid}),
-        )
-        reply = conn.blocking_list_pop(BecEndpoints.service_response(rid), timeout_s=10)
-    finally:
-        conn.shutdown()
-    assert reply is not None and reply.response["accepted"] is True, reply
+    reply = _restart_reply(stack.redis)
+    assert reply["accepted"] is True, reply
 
     log = stack.state / "logs" / "scihub-restart.log"
     wait_for(lambda: log.is_file() and "all services RUNNING again" in log.read_text(), 120.0, "the restart")
@@ -101,3 +93,40 @@ def test_bec_server_start_reports_scihub_running_and_a_restart_request_restarts_
     stopped = stack.run("stop")
     assert stopped.returncode == 0, stopped.stderr
     assert not any(is_alive(pid) for pid in after.values())
+
+
+def _restart_reply(address: str) -> dict:
+    rid = str(uuid.uuid4())
+    conn = RedisConnector(address)
+    try:
+        conn.send(
+            BecEndpoints.service_request(),
+            bec_messages.ServiceRequestMessage(action="restart", metadata={"RID": rid}),
+        )
+        reply = conn.blocking_list_pop(BecEndpoints.service_response(rid), timeout_s=10)
+    finally:
+        conn.shutdown()
+    assert reply is not None
+    return reply.response
+
+
+def test_restart_is_refused_under_a_foreground_bec_server(stack: Stack) -> None:
+    proc = subprocess.Popen(
+        [BEC_SERVER, "start", "--foreground", "--config", str(TEST_DEVICES),
+         "--state-dir", str(stack.state), "--redis", stack.redis],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "all services RUNNING" in line:
+                break
+        else:
+            raise AssertionError(f"foreground bec-server ended: {proc.wait()}")
+        pids = stack.pids()
+        response = _restart_reply(stack.redis)
+        assert response["accepted"] is False and "--foreground" in response["message"]
+        assert stack.pids() == pids and all(is_alive(pid) for pid in pids.values())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
