@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 GROUP = "scihub"
 ATTEMPTS = 3
 RETRY_DELAY_S = 0.5
+#: Longest a sink may take for one record before it counts as failed (a hung sink must not
+#: stall the queue behind a heartbeat that still says RUNNING).
+SINK_TIMEOUT_S = 30.0
 
 
 def available_services(settings: LogbookSettings) -> AvailableMessagingServicesMessage:
@@ -105,7 +108,11 @@ class LogbookDelivery:
             failed = []
             for sink in pending:
                 try:
-                    await sink.deliver(record)
+                    await asyncio.wait_for(sink.deliver(record), SINK_TIMEOUT_S)
+                except TimeoutError:
+                    name = type(sink).__name__
+                    log.warning("sink %s took longer than %g s on %s", name, SINK_TIMEOUT_S, entry.id)
+                    failed.append(sink)
                 except Exception as exc:
                     log.warning(
                         "sink %s failed on %s (attempt %d/%d): %s",

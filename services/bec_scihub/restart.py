@@ -8,7 +8,8 @@ Stock SciHub runs ``bec_server.bec_server_utils.launch restart`` in a new sessio
   ``<state-dir>/run/scihub.pid``): ``python -m bec_scihub.restart_helper``, which stops
   the services recorded in the state directory and starts each again with its own
   command line (:mod:`bec_scihub.restart_helper`);
-* otherwise the request is refused with a :class:`RestartError` saying what to set.
+* otherwise (also under ``bec-server start --foreground``, whose supervisor would stop the
+  stack when a service exits) the request is refused with a :class:`RestartError` saying why.
 
 The command runs detached (own session, output appended to
 ``<state-dir>/logs/scihub-restart.log``) because it stops this process too.
@@ -22,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from bec_core.launcher.procs import cmdline
 from bec_core.launcher.state import StateDir
 from bec_scihub.errors import RestartError
 
@@ -52,6 +54,12 @@ class Restarter:
                 f"this SciHub (pid {self.pid}) was not started by 'bec-server start' with state directory "
                 f"{self.state.root} (run/{SERVICE_KEY}.pid: {recorded or 'missing'}); set "
                 "scihub.restart_command to the command that restarts this deployment"
+            )
+        parent = os.getppid()
+        if "--foreground" in cmdline(parent):
+            raise RestartError(
+                f"'bec-server start --foreground' (pid {parent}) supervises this stack and would stop it "
+                "when a service exits; restart it there (Ctrl-C, then start again)"
             )
         return [sys.executable, "-m", "bec_scihub.restart_helper", "--state-dir", str(self.state.root)]
 
