@@ -65,6 +65,7 @@ class ScanInterlock:
         self.tripped = False
         self.trips = 0  #: how many times the interlock triggered (tests, bench)
         self._paused_rid: str | None = None  #: the scan this interlock paused
+        self._paused_completed = False  #: that scan ended COMPLETED (its last point was in flight)
         self._handled_rid: str | None = None  #: the running scan already acted upon
         self._queue: Any = None  #: the primary ScanQueueStatus, newest seen
         self._requests_since = (0, 0)  #: table requests up to this stream id predate start()
@@ -189,6 +190,11 @@ class ScanInterlock:
     def _set_queue(self, msg: Any) -> None:
         if isinstance(msg, ScanQueueStatusMessage):
             self._queue = msg.queue.get(QUEUE)
+            if self._paused_rid is not None and any(
+                e.status == "COMPLETED" and any(b.RID == self._paused_rid for b in e.request_blocks)
+                for e in getattr(self._queue, "info", None) or []
+            ):
+                self._paused_completed = True
 
     async def _on_queue(self, msg: MessageObject) -> None:
         self._set_queue(msg.value)
@@ -242,6 +248,7 @@ class ScanInterlock:
         elif setting == ScanInterlockTriggerSetting.PAUSE_SCAN and status == "RUNNING":
             self._handled_rid = rid
             self._paused_rid = rid
+            self._paused_completed = False
             log.warning("scan interlock: pausing scan %s until the states are good again", rid)
             await self._modify("pause", request_id=rid)
 
@@ -252,8 +259,11 @@ class ScanInterlock:
         if locks is None or any(lk.identifier == LOCK_ID for lk in locks):
             await self._modify("release_lock", identifier=LOCK_ID)
         paused, self._paused_rid = self._paused_rid, None
+        completed, self._paused_completed = self._paused_completed, False
         active = self._active()
-        if paused is not None and active is not None and active[0] == paused:
+        # continue what this interlock paused: the scan, or the queue if that scan finished anyway;
+        # a scan aborted meanwhile (by the user) leaves the queue paused, as an abort does
+        if paused is not None and ((active is not None and active[0] == paused) or completed):
             await self._modify("continue", request_id=paused)
         log.warning("Scan interlock cleared")
         await self._tell("Scan interlock cleared")

@@ -1,20 +1,11 @@
-"""A real stack (redis-server, bec-device-server, bec-scan-server) driven by stock bec_lib 4.3.2.
-
-The beamline-state and interlock tests talk to it as a stock client does: the
-stock ``bl_state_manager.BeamlineStateManager`` and ``builtin_actor_hli.
-ScanInterlockHli`` (they need only a client's ``connector``), the stock
-``RedisConnector``, and stock message classes.
-"""
+"""The ``stack`` fixture: redis-server, bec-device-server and bec-scan-server as processes (see bl_harness)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import sys
-import threading
-import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,70 +13,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration" / "scan_server"))
 
+from bl_harness import DEVICES, FakeClient, Follower, servers_running
 from ss_harness import device_server, scan_server
 
 from bec_core.redis_server import RedisServer
-
-DEADLINE = 30.0
-
-#: Small device set: an instant motor, a monitor, and the "beam" intensity (set on the device server).
-DEVICES = """
-samx:
-  deviceClass: bec_device_server.sim.SimPositioner
-  deviceConfig: {delay: 0, limits: [-50, 50], tolerance: 0.01}
-  readoutPriority: baseline
-  enabled: true
-bpm4i:
-  deviceClass: bec_device_server.sim.SimMonitor
-  deviceConfig: null
-  readoutPriority: monitored
-  enabled: true
-beam:
-  deviceClass: bec_device_server.sim.SimPositioner
-  deviceConfig: {delay: 0, limits: [0, 1000], tolerance: 0.01}
-  readoutPriority: baseline
-  enabled: true
-"""
-
-
-class Follower:
-    """Keeps what stock bec_lib receives; tests wait on conditions with a deadline."""
-
-    def __init__(self) -> None:
-        self.msgs: dict[str, list[Any]] = defaultdict(list)
-        self.cond = threading.Condition()
-
-    def cb(self, msg: Any, name: str) -> None:
-        value = msg.value if hasattr(msg, "value") else msg.get("data", msg)
-        values = value if isinstance(value, list) else [value]
-        with self.cond:
-            self.msgs[name].extend(values)
-            self.cond.notify_all()
-
-    def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-        with self.cond:
-            result = self.cond.wait_for(predicate, timeout)
-        assert result, f"timed out after {timeout} s waiting for {what}"
-        return result
-
-    def statuses(self, scan_id: str) -> list[str]:
-        return [m.status for m in self.msgs["status"] if m.scan_id == scan_id]
-
-    def points(self, scan_id: str) -> list[int]:
-        return [m.point_id for m in self.msgs["segment"] if m.scan_id == scan_id]
-
-    def queue_status(self) -> str | None:
-        return self.msgs["queue"][-1].queue["primary"].status if self.msgs["queue"] else None
-
-    def scan_ids(self) -> list[str]:
-        return list(dict.fromkeys(m.scan_id for m in self.msgs["status"]))
-
-
-class FakeClient:
-    """What the stock beamline-state and interlock helpers use of a BECClient: its connector."""
-
-    def __init__(self, connector: Any) -> None:
-        self.connector = connector
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +60,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     }
     try:
         # re-checked on every publication (heartbeats every 3 s)
-        follower.wait_for(lambda: _running(connector, MessageEndpoints), "servers ready", timeout=60)
+        follower.wait_for(lambda: servers_running(connector, MessageEndpoints), "servers ready", timeout=60)
         client = FakeClient(connector)
         env["states"] = BeamlineStateManager(client)  # type: ignore[arg-type]
         env["interlock"] = ScanInterlockHli(client, None)  # type: ignore[arg-type]
@@ -140,67 +71,3 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         ss.stop()
         ds.stop(signal.SIGKILL)
         redis.stop()
-
-
-def _running(connector: Any, endpoints: Any) -> bool:
-    status = connector.get(endpoints.service_status("ScanServer"))
-    return (
-        status is not None
-        and status.content["status"].value == 2
-        and connector.get(endpoints.device_info("beam")) is not None
-    )
-
-
-def submit(env: dict[str, Any], scan_type: str, args: dict[str, list], **kwargs: Any) -> str:
-    """Queue a request as a stock client does; returns its RID once accepted."""
-    from bec_lib.device import DeviceBase
-
-    messages, E, f = env["messages"], env["E"], env["follower"]
-    rid = str(uuid.uuid4())
-    kwargs.setdefault("system_config", {"file_suffix": None, "file_directory": None})
-    msg = messages.ScanQueueMessage(
-        scan_type=scan_type,
-        parameter={"args": {DeviceBase(name=n): v for n, v in args.items()}, "kwargs": kwargs},
-        queue="primary",
-        metadata={"RID": rid, "client_info": {"acl_user": "default", "username": "t", "hostname": "h"}},
-    )
-    env["connector"].send(E.scan_queue_request("default"), msg)
-    response = f.wait_for(
-        lambda: next((m for m in f.msgs["response"] if m.metadata.get("RID") == rid), None), "response"
-    )
-    assert response.accepted, response.message
-    return rid
-
-
-def entries(env: dict[str, Any], rid: str) -> list[Any]:
-    """Every published state of the queue entry of request ``rid``."""
-    return [
-        e
-        for m in env["follower"].msgs["queue"]
-        for e in m.queue["primary"].info
-        if e.request_blocks and e.request_blocks[0].RID == rid
-    ]
-
-
-def scan_id_of(env: dict[str, Any], rid: str) -> str:
-    """The scan id of a queued scan request."""
-    return env["follower"].wait_for(
-        lambda: next((e.scan_id[0] for e in entries(env, rid) if e.scan_id[0]), None), "scan id"
-    )
-
-
-def wait_done(env: dict[str, Any], rid: str, what: str) -> None:
-    """Wait until the request's queue entry is COMPLETED."""
-    env["follower"].wait_for(lambda: any(e.status == "COMPLETED" for e in entries(env, rid)), what)
-
-
-def set_device(env: dict[str, Any], device: str, value: float) -> None:
-    """Change a device on the device server (the beamline itself: beam lost, beam back)."""
-    messages = env["messages"]
-    instr = messages.DeviceInstructionMessage(
-        device=device,
-        action="set",
-        parameter={"value": value},
-        metadata={"device_instr_id": str(uuid.uuid4())},
-    )
-    env["connector"].xadd("internal/devices/instructions", {"data": instr})

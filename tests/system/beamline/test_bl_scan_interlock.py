@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import entries, scan_id_of, set_device, submit
+from bl_harness import entries, scan_id_of, set_device, submit
 
 pytestmark = pytest.mark.system
 

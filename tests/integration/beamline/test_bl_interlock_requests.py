@@ -216,3 +216,24 @@ async def test_table_stored_and_announced(conn: AsyncRedisConnector) -> None:
     stored = await conn.get(MessageEndpoints.scan_interlock_states())
     assert stored.states_watched == {}
     await b.interlock.close()
+
+
+@pytest.mark.parametrize(("final", "continued"), [("COMPLETED", True), ("STOPPED", False)])
+async def test_pause_when_the_scan_ends_anyway(
+    conn: AsyncRedisConnector, final: str, continued: bool
+) -> None:
+    """The paused scan's last point was in flight: COMPLETED -> the queue is continued; aborted -> left."""
+    b = await Bench(conn).start(True, "pause_scan")
+    await b.queue("RUNNING")
+    await b.state("invalid")
+    await b.until(lambda: len(b.requests) >= 2, "lock and pause")
+    await b.queue(final, locks=[LOCK_ID])
+    await b.queue(None, locks=[LOCK_ID])
+    await b.until(lambda: b.interlock._queue is not None and not b.interlock._queue.info, "queue seen empty")
+    await b.state("valid")
+    await b.until(lambda: b.notices[-1:] == ["Scan interlock cleared"], "cleared")
+    await b.state("invalid")  # a later request, so that everything sent on the clear has arrived
+    await b.until(lambda: b.actions()[-1:] == [("lock", None)] and len(b.requests) > 3, "the next lock")
+    expected = [("release_lock", None)] + ([("continue", "rid-1")] if continued else []) + [("lock", None)]
+    assert b.actions()[2:] == expected
+    await b.interlock.close()

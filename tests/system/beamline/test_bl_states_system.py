@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import set_device, submit, wait_done
+from bl_harness import set_device, submit, wait_done
 
 pytestmark = pytest.mark.system
 
