@@ -169,9 +169,14 @@ def validate_call(
         raise ScanArgumentError(f"{name}(): {exc}") from None
     out_args: list[Any] = []
     out_kwargs: dict[str, Any] = {}
+    order = list(signature.parameters)
     for pname, value in bound.arguments.items():
         param = signature.parameters[pname]
-        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+        if param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and order.index(pname) != len(out_args):
+            # an earlier positional parameter was left to its default: send this one by name, or it
+            # would land in that earlier position (acquire(exp_time=0.1, burst_at_each_point=3))
+            out_kwargs[pname] = check_value(value, param.annotation, f"{name}(): {pname!r}", resolve)
+        elif param.kind is inspect.Parameter.VAR_POSITIONAL:
             out_args.extend(_check_bundles(name, info, list(value), resolve))
         elif param.kind is inspect.Parameter.VAR_KEYWORD:
             out_kwargs.update(value)

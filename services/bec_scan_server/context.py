@@ -49,10 +49,15 @@ class Control:
         self._resume.set()
 
     def stop(self, status: str, reason: str, note: str | None = None) -> None:
-        """End the item with ``status`` ("aborted", "halted", "user_completed"); the first request wins."""
-        if self.exit is None:
-            self.exit = (status, reason)
-            self.note = note
+        """End the item with ``status`` ("aborted", "halted", "user_completed"); the first request wins.
+
+        Only the first request cancels the item: later ones must not interrupt its clean-up (stopping
+        the devices, unstaging, a relative scan's return to the start), which has its own deadlines.
+        """
+        if self.exit is not None:
+            return
+        self.exit = (status, reason)
+        self.note = note
         if self.task is not None and not self.task.done():
             self.task.cancel()
 

@@ -24,12 +24,18 @@ from bec_core.config import ServiceSettings
 from bec_core.endpoints import MessageEndpoints
 from bec_core.errors import BECError
 from bec_core.file_paths import FilePathError, file_components
-from bec_core.messages import DeviceRPCMessage, ProgressMessage, ScanBaselineMessage, ScanStatusMessage
+from bec_core.messages import (
+    DeviceReqStatusMessage,
+    DeviceRPCMessage,
+    ProgressMessage,
+    ScanBaselineMessage,
+    ScanStatusMessage,
+)
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_connector.retry import RedisUnavailableError
 from bec_core.serialization import dumps
 from bec_scan_server.context import Control, ScanContext
-from bec_scan_server.devices import DeviceRegistry, position_of
+from bec_scan_server.devices import DeviceRegistry, LimitError, position_of
 from bec_scan_server.instructions import DeviceServerLost, InstructionClient
 from bec_scan_server.numbers import NumberAllocator
 from bec_scan_server.publisher import MAJOR, DataPublisher, error_info, publish_alarm, publish_scan_status
@@ -117,6 +123,23 @@ class Runner:
             await self._rpc_failed(item, exc)
             return
         await publish_alarm(self.connector, MAJOR, error_info(exc, item.scan.devices()), {"RID": item.rid})
+        if isinstance(exc, LimitError):  # refused before any device moved: tell the move's waiters
+            await self._moves_refused(item)
+
+    async def _moves_refused(self, item: QueueItem) -> None:
+        """A failed ``device_req_status`` per motor, as the device server writes for a failed set."""
+        pipe = self.connector.pipeline()
+        for motor in item.scan.motors():
+            msg = DeviceReqStatusMessage(
+                device=motor,
+                success=False,
+                request_id=item.rid,
+                metadata={"RID": item.rid, "action": "set", "error": "LimitError"},
+            )
+            await self.connector.xadd(
+                MessageEndpoints.device_req_status(item.rid), {"data": msg}, expire=3600, pipe=pipe
+            )
+        await pipe.execute()
 
     async def _rpc_failed(self, item: QueueItem, exc: BaseException) -> None:
         """Make sure a client polling ``info/devices/rpc/<rpc_id>`` gets an answer."""

@@ -9,7 +9,8 @@ It starts a scratch redis-server (bec_core.redis_server: system binary or redisl
 /work/stockvenv) against it, waits for ``info/scans/available_scans`` (stock's
 ScanManager publishes it before it waits for a device server), decodes it with
 stock bec_lib and writes ``stock_available_scans.json`` next to this file:
-the built-in scans only (plugin scans of installed packages are left out).
+the built-in scans only (plugin scans of installed packages are left out), in
+stock's key order (``arg_input`` order is the bundle order a client validates).
 Everything started is stopped again.
 """
 
@@ -39,7 +40,7 @@ from bec_server.scan_server.scan_manager import ScanManager
 raw = redis.Redis(port=int(sys.argv[1])).get("info/scans/available_scans")
 resource = MsgpackSerialization.loads(raw).resource
 builtin = {cls.scan_name for _name, cls in ScanManager._get_scan_members() if getattr(cls, "scan_name", "")}
-print(json.dumps({k: v for k, v in resource.items() if k in builtin}, sort_keys=True))
+print(json.dumps({k: v for k, v in resource.items() if k in builtin}))
 """
 
 
@@ -98,7 +99,7 @@ def main() -> None:
                 server.wait(30)
             redis_server.stop()
     data = normalize(json.loads(out))
-    OUT.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    OUT.write_text(json.dumps(dict(sorted(data.items())), indent=1) + "\n")
     print(f"wrote {OUT} ({len(data)} scans)")
 
 

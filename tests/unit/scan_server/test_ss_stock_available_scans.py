@@ -47,6 +47,7 @@ def test_entry_matches_stock(name: str):
     ours, stock = OURS[name], STOCK[name]
     for key in sorted(set(stock) - {"doc", "signature"}):
         assert ours.get(key) == stock[key], f"{name}.{key}"
+    assert list(ours["arg_input"]) == list(stock["arg_input"]), f"{name}: bundle order"
     assert [p["name"] for p in ours["signature"]] == [p["name"] for p in stock["signature"]]
     for mine, theirs in zip(ours["signature"], stock["signature"], strict=True):
         assert mine == theirs, f"{name}: parameter {theirs['name']}"
@@ -64,3 +65,54 @@ def test_published_annotations_carry_every_scan_argument_field():
     steps = next(p for p in available_scans()["line_scan"]["signature"] if p["name"] == "steps")
     meta = steps["annotation"]["Annotated"]["metadata"]["ScanArgument"]
     assert len(meta) == 15 and meta["gt"] == 0.0 and meta["display_name"] == "Number of Steps"
+
+
+def _examples(doc: str) -> list[str]:
+    return [line.strip()[4:] for line in doc.splitlines() if line.strip().startswith(">>> scans.")]
+
+
+def _parse_call(text: str) -> tuple[str, list[Any], dict[str, Any]]:
+    import ast
+
+    from bec_lib.device import DeviceBase
+
+    call = ast.parse(text, mode="eval").body
+    assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+
+    def value(node: ast.expr) -> Any:
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "dev":
+            return DeviceBase(name=node.attr)
+        return ast.literal_eval(node)
+
+    return (
+        call.func.attr,
+        [value(a) for a in call.args],
+        {k.arg: value(k.value) for k in call.keywords if k.arg},
+    )
+
+
+def _outcome(name: str, info: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+    from bec_lib.device import DeviceBase
+    from bec_lib.scan_input_validator import ScanInputValidator
+
+    try:
+        out_args, out_kwargs = ScanInputValidator().validate(name, info, args, dict(kwargs))
+    except Exception as exc:
+        return type(exc).__name__
+    plain = [a.name if isinstance(a, DeviceBase) else a for a in out_args]
+    return plain, out_kwargs
+
+
+STOCK_EXAMPLES = [(name, example) for name in sorted(STOCK) for example in _examples(STOCK[name]["doc"])]
+
+
+@pytest.mark.parametrize(
+    ("name", "example"), STOCK_EXAMPLES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(STOCK_EXAMPLES)]
+)
+def test_stock_docstring_examples_bind_as_on_stock(name: str, example: str):
+    """Stock's own docstring examples, checked by stock bec_lib's validator: same outcome against ours."""
+    pytest.importorskip("bec_lib.scan_input_validator")
+    scan, args, kwargs = _parse_call(example)
+    assert scan == name
+    ours = _outcome(name, json.loads(json.dumps(available_scans()))[name], args, kwargs)
+    assert ours == _outcome(name, STOCK[name], args, kwargs)
