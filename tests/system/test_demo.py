@@ -29,4 +29,4 @@ def test_demo_starts_the_stack_runs_a_scan_and_says_how_to_stop(tmp_path: Path) 
             capture_output=True, text=True, timeout=60,
         )
     assert stop.returncode == 0, stop.stdout + stop.stderr
-    assert stop.stdout.count("stopped") == 3, stop.stdout
+    assert stop.stdout.count("stopped") == 4, stop.stdout  # redis and the three services

@@ -67,19 +67,19 @@ def test_start_status_check_stop(stack: Stack) -> None:
     started = stack.run("start", "--config", str(TEST_DEVICES))
     assert started.returncode == 0, started.stderr
     lines = started.stdout.splitlines()
-    assert [line.split()[0] for line in lines[:3]] == ["redis", "device-server", "scan-server"]
+    assert [line.split()[0] for line in lines[:4]] == ["redis", "device-server", "scan-server", "file-writer"]
     pids = stack.pids()
-    assert set(pids) == {"redis", "device-server", "scan-server"}
-    for key in ("device-server", "scan-server"):
+    assert set(pids) == {"redis", "device-server", "scan-server", "file-writer"}
+    for key in ("device-server", "scan-server", "file-writer"):
         assert f"pid {pids[key]}" in started.stdout
         assert str(stack.state / "logs" / f"{key}.log") in started.stdout
     assert all(is_alive(pid) for pid in pids.values())
 
     status = stack.run("status")
     assert status.returncode == 0, status.stdout + status.stderr
-    for name in ("DeviceServer", "ScanServer", "ScanBundler"):
+    for name in ("DeviceServer", "ScanServer", "ScanBundler", "FileWriterManager"):
         assert name in status.stdout
-    assert status.stdout.count("RUNNING") == 3
+    assert status.stdout.count("RUNNING") == 4
     assert str(pids["device-server"]) in status.stdout
 
     for name in ("DeviceServer", "ScanServer", "ScanBundler", "device-server"):
@@ -143,7 +143,7 @@ def test_foreground_prefixes_output_and_stops_everything_on_ctrl_c(stack: Stack)
     try:
         seen = _wait_for_line(lines, "all services RUNNING")
         pids = stack.pids()
-        assert set(pids) == {"redis", "device-server", "scan-server"}
+        assert set(pids) == {"redis", "device-server", "scan-server", "file-writer"}
         assert any(line.startswith("[device-server] ") for line in seen)
         assert any(line.startswith("[scan-server] ") for line in seen)
         proc.send_signal(signal.SIGINT)
