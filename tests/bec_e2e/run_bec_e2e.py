@@ -7,6 +7,7 @@ Usage (from the repository root, with bec-core installed in .venv)::
     .venv/bin/python tests/bec_e2e/run_bec_e2e.py -k test_line_scan    # a subset (no comparison)
     .venv/bin/python tests/bec_e2e/run_bec_e2e.py --from-json RUN.json --doc docs/compatibility.md
     .venv/bin/python tests/bec_e2e/run_bec_e2e.py --stock        # the reference: stock BEC's own services
+    .venv/bin/python tests/bec_e2e/run_bec_e2e.py --promote A.json B.json   # gaps that passed in every run → must_pass
 
 Exit 0 when every test id is as expected, 1 otherwise, 2 when the stock side
 could not be prepared.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -35,10 +37,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the run record here")
     parser.add_argument("--from-json", type=Path, help="use this run record instead of running the suite")
     parser.add_argument("--stock", action="store_true", help="run against stock BEC's services (the reference)")
+    parser.add_argument("--promote", type=Path, nargs="+", metavar="RUN.json",
+                        help="mark as must_pass every known gap that passed in all of these run records")  # fmt: skip
     parser.add_argument("--workdir", type=Path, help="keep the stack's state, logs and report.jsonl here")
     args = parser.parse_args(argv)
 
     exp = Expectations.load()
+    if args.promote:
+        records = [results_of(json.loads(path.read_text())) for path in args.promote]
+        passed = {t for t in exp.gaps if all(r.get(t) and r[t].outcome == "passed" for r in records)}
+        text = EXPECTATIONS.read_text()
+        for test_id in sorted(passed):
+            text = re.sub(rf'^  "{re.escape(test_id)}": \{{gap: .*\}}$', f'  "{test_id}": must_pass', text, flags=re.M)
+            print(f"must_pass  {test_id}")
+        EXPECTATIONS.write_text(text)
+        return 0
     if args.from_json:
         record = json.loads(args.from_json.read_text())
     else:
