@@ -113,6 +113,7 @@ class DeviceEntry:
     cheap: bool = False  # read() may run on the event loop (class attribute bec_cheap_read)
     inline: bool = False  # set()/trigger() may run on the event loop (class attribute bec_inline_calls)
     last_read: dict[str, Any] | None = None
+    last_config: dict[str, Any] | None = None
     last_metadata: dict[str, Any] = field(default_factory=dict)
     subscriptions: list[tuple[Any, int]] = field(default_factory=list)
 
