@@ -29,13 +29,13 @@ from bec_device_server.info import class_info
 from bec_device_server.instructions import InstructionProcessor
 from bec_device_server.jobs import Job, action_error, raise_combined
 from bec_device_server.publish import (
-    ReadbackThrottle,
     Readings,
     queue_alarm,
     queue_device_config,
     queue_initial,
 )
 from bec_device_server.scans import ScanHooks
+from bec_device_server.throttle import ReadbackThrottle
 
 log = logging.getLogger(__name__)
 
