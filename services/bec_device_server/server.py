@@ -180,7 +180,7 @@ class DeviceServer(Service):
             elif not entry.enabled:
                 problems.append(f"device {root!r} is disabled")
             elif writable and entry.config.readOnly:
-                problems.append(f"device {root!r} is read-only")
+                problems.append(f"Setting the device {root} is currently disabled.")  # stock's text
             else:
                 out[name] = entry
                 continue

@@ -158,6 +158,19 @@ def test_cached_device_readout_after_put_set_get(bec: Any) -> None:
     assert dev.hexapod.x.readback.read(cached=True)["hexapod_x"]["timestamp"] != timestamp
 
 
+def test_read_only_device_refuses_writes_with_stocks_text(bec: Any) -> None:
+    dev = bec.device_manager.devices
+    dev.samy.read_only = True  # a config update from the stock client
+    try:
+        with pytest.raises(Exception, match="Setting the device samy is currently disabled"):
+            dev.samy.setpoint.put(3)
+        assert dev.samy.read()["samy"]["value"] is not None  # reading still works
+    finally:
+        dev.samy.read_only = False
+    dev.samy.setpoint.put(3)
+    assert dev.samy.setpoint.get(cached=True) == 3
+
+
 def _positioner(cls: str = "ophyd_devices.SimPositioner") -> dict[str, Any]:
     return {
         "deviceClass": cls,
