@@ -86,3 +86,31 @@ def test_hooks_of_a_line_scan_in_stocks_order_with_the_scan_info(bec: Any, stack
     assert all(c["scan_id"] == scan_id for c in calls)  # the live scan info, from on_stage on
     assert calls[0]["num_points"] == 4
     assert bec.dev.recorder.read(cached=True)["recorder_value"]["value"] == 4
+
+
+def _wait_for(check: Any, timeout: float) -> bool:
+    """True once ``check()`` holds (Redis state nothing announces), False after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_hooks_of_an_aborted_scan_stop_and_unstage_without_complete(bec: Any, stack: Stack) -> None:
+    before = len(recorded(stack))
+    report = bec.scans.line_scan(bec.dev.samx, -1, 1, steps=200, exp_time=0.05, relative=False)
+    triggered = lambda: sum(r["hook"] == "on_trigger" for r in recorded(stack)[before:]) >= 2  # noqa: E731
+    assert _wait_for(triggered, 60)
+    bec.queue.abort()
+    with pytest.raises(Exception):  # noqa: B017 - the report says the scan did not finish
+        report.wait(timeout=60)
+    assert _wait_for(lambda: recorded(stack)[-1]["hook"] == "on_unstage", 30)
+    hooks = [r["hook"] for r in recorded(stack)[before:]]
+    assert hooks[:2] == ["on_stage", "on_pre_scan"]
+    assert "on_complete" not in hooks
+    tail = [h for h in hooks if h != "on_trigger"]
+    assert tail == ["on_stage", "on_pre_scan", "on_stop", "on_unstage"]
