@@ -9,10 +9,7 @@ command (:data:`FINISH_SCRIPT`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio.client import Pipeline
@@ -31,7 +28,6 @@ from bec_core.messages import (
 )
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.serialization import dumps
-from bec_device_server.bridge import on_loop_thread
 
 if TYPE_CHECKING:
     from bec_device_server.devices import DeviceEntry
@@ -292,102 +288,9 @@ async def queue_alarm(
     )
 
 
-class ReadbackThrottle:
-    """Publishes ``device_readback`` on ophyd events, at most ``rate_hz`` per device.
-
-    Events arrive from ophyd threads and are handed to the loop. The first
-    event of a quiet period publishes at once; later ones within the period
-    schedule one trailing publication that reads the device *then*, so the
-    final value of a move is never dropped.
-    """
-
-    def __init__(
-        self,
-        connector: AsyncRedisConnector,
-        loop: asyncio.AbstractEventLoop,
-        rate_hz: float,
-        read: Callable[[DeviceEntry], Any],
-    ) -> None:
-        self.connector = connector
-        self.loop = loop
-        self.period = 1.0 / rate_hz
-        self._read = read
-        self._last: dict[str, float] = {}
-        self._pending: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.published = 0
-
-    def attach(self, entry: DeviceEntry) -> None:
-        """Subscribe to the device's readback (positioners) or value (signals) events."""
-        obj = entry.obj
-        event = getattr(obj, "SUB_READBACK", None) or getattr(obj, "SUB_VALUE", None)
-        if event is None or not hasattr(obj, "subscribe"):
-            return
-        if getattr(obj, "SUB_READBACK", None) is None and getattr(type(obj), "bec_cheap_read", False):
-            return  # computed sim signals: every read publishes anyway
-
-        loop = self.loop
-
-        def on_event(*_args: Any, **_kwargs: Any) -> None:
-            if on_loop_thread(loop):  # an inline set() of a simulated device
-                self.notify(entry)
-            elif not loop.is_closed():
-                loop.call_soon_threadsafe(self.notify, entry)
-
-        token = obj.subscribe(on_event, event_type=event, run=False)
-        entry.subscriptions.append((obj, token))
-
-    def detach(self, entry: DeviceEntry) -> None:
-        """Drop the device's ophyd subscriptions."""
-        for obj, token in entry.subscriptions:
-            try:
-                obj.unsubscribe(token)
-            except Exception:  # already destroyed
-                pass
-        entry.subscriptions.clear()
-
-    def notify(self, entry: DeviceEntry) -> None:
-        """A readback changed (called on the loop)."""
-        name = entry.name
-        if name in self._pending:
-            return
-        self._pending.add(name)
-        delay = self._last.get(name, 0.0) + self.period - time.monotonic()
-        if delay <= 0:
-            self._start(entry)
-        else:
-            self.loop.call_later(delay, self._start, entry)
-
-    def _start(self, entry: DeviceEntry) -> None:
-        task = self.loop.create_task(self._publish(entry), name=f"readback:{entry.name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _publish(self, entry: DeviceEntry) -> None:
-        self._pending.discard(entry.name)  # events from now on schedule another publication
-        self._last[entry.name] = time.monotonic()
-        if not entry.enabled:
-            return
-        try:
-            signals = await self._read(entry)
-            pipe = self.connector.pipeline()
-            queue_readback(pipe, entry.name, signals, entry.last_metadata)
-            await pipe.execute()
-            self.published += 1
-        except Exception as exc:  # a failing readback must not stop the next one
-            log.warning("readback of %s failed: %s", entry.name, exc)
-
-    async def close(self) -> None:
-        """Cancel pending publications."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
 __all__ = [
     "FINISH_SCRIPT",
     "Finisher",
-    "ReadbackThrottle",
     "Readings",
     "encode_reading",
     "queue_alarm",

@@ -24,8 +24,10 @@ from bec_core.serialization import dumps
 from bec_device_server.bridge import call, is_status, status_future
 from bec_device_server.errors import InstructionError, RPCError
 from bec_device_server.jobs import Job
+from bec_device_server.publish import Readings
 
 if TYPE_CHECKING:
+    from bec_device_server.devices import DeviceEntry
     from bec_device_server.server import DeviceServer
 
 log = logging.getLogger(__name__)
@@ -123,7 +125,7 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
     path = ".".join([root_name, *parts])
     set_property = bool(kwargs.pop("_set_property", False))
     if entry.config.readOnly and (set_property or last in _WRITE_METHODS):
-        raise RPCError(f"{path}: refused: {root_name} is read-only")
+        raise RPCError(f"{path}: refused: Setting the device {root_name} is currently disabled.")
     if set_property:
         prop = getattr(type(parent), last, None)
         if not isinstance(prop, property) or prop.fset is None or len(args) != 1:
@@ -140,6 +142,10 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
             timeout=job.timeout,
         )
         return None
+    if last == "read" and len(parts) > 1 and _reads_whole_device(parent):
+        # as stock: reading a component reads (and publishes) the whole device; the caller picks its part
+        await update_cache(server, entry, parent, job.metadata, job.pipe, job.readings)
+        return entry.last_read if parent.kind != _config_kind() else entry.last_config
     if callable(target):
         result = await call(
             server.loop,
@@ -153,6 +159,9 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
         raise RPCError(f"{path}: is not callable, but arguments were given")
     else:
         result = target
+    cache_obj = _cache_object(entry.obj, parts)
+    if cache_obj is not None and not (is_status(result) and not result.done):
+        await update_cache(server, entry, cache_obj, job.metadata, job.pipe, job.readings)
     if not sub and func == "read" and isinstance(result, dict):
         job.readings.add(root_name, dict(result), job.metadata)
     elif not sub and func == "read_configuration" and isinstance(result, dict):
@@ -163,7 +172,10 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
         )
     rid = job.metadata.get("RID") or rpc_id
     if is_status(result):
-        server.spawn(_report_status(server, result, root_name, rid, job.metadata), f"rpc-status:{rpc_id}")
+        late = (entry, cache_obj) if cache_obj is not None and not result.done else None
+        server.spawn(
+            _report_status(server, result, root_name, rid, job.metadata, late), f"rpc-status:{rpc_id}"
+        )
     value = serialise(result, rid)
     try:
         dumps(value)
@@ -173,8 +185,85 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
     return value
 
 
-async def _report_status(server: DeviceServer, status: Any, device: str, rid: str, metadata: dict) -> None:
-    """When an RPC's status finishes, XADD its outcome to ``info/devices/req_status/<RID>``."""
+def _config_kind() -> Any:
+    from ophyd import Kind
+
+    return Kind.config
+
+
+def _reads_whole_device(obj: Any) -> bool:
+    """A component read that stock turns into a read of the whole device (not an omitted one)."""
+    from ophyd import Kind
+
+    kind = getattr(obj, "kind", None)
+    return kind is not None and kind != Kind.omitted and hasattr(obj, "read")
+
+
+def _cache_object(root: Any, parts: list[str]) -> Any:
+    """For a value-changing or value-getting call (``put``/``get``/``set``, also ``sig.put`` ...), the
+    object whose kind says which cache to refresh (as stock: the signal of ``sig.set/put``, else the
+    device); None for other calls."""
+    last = parts[-1]
+    if last not in ("put", "get", "set"):
+        return None
+    if last == "get" or len(parts) == 1:
+        return root
+    obj = root
+    for part in parts[:-1]:
+        obj = getattr(obj, part)
+    return obj
+
+
+async def update_cache(
+    server: DeviceServer, entry: DeviceEntry, obj: Any, metadata: dict, pipe: Any, readings: Readings
+) -> None:
+    """Re-read the device after an RPC changed or fetched a value and publish it, as stock's RPC
+    handler: ``read()`` for a normal/hinted object, ``read_configuration()`` for a config one, both
+    otherwise (queued on ``pipe``/``readings``)."""
+    from ophyd import Kind
+
+    kind = getattr(obj, "kind", Kind.normal)
+    if kind != Kind.config:
+        signals = dict(
+            await call(
+                server.loop,
+                server.executor,
+                entry.obj.read,
+                device=entry.name,
+                action="read",
+                timeout=server.settings.timeouts.device_read,
+            )
+        )
+        entry.last_read = signals
+        readings.add(entry.name, signals, metadata)
+    if kind not in (Kind.normal, Kind.hinted):
+        config = entry.last_config = dict(
+            await call(
+                server.loop,
+                server.executor,
+                entry.obj.read_configuration,
+                device=entry.name,
+                action="read_configuration",
+                timeout=server.settings.timeouts.device_read,
+            )
+        )
+        await server.connector.set_and_publish(
+            MessageEndpoints.device_read_configuration(entry.name),
+            DeviceMessage(signals=config, metadata=metadata),
+            pipe=pipe,
+        )
+
+
+async def _report_status(
+    server: DeviceServer,
+    status: Any,
+    device: str,
+    rid: str,
+    metadata: dict,
+    late_cache: tuple[DeviceEntry, Any] | None = None,
+) -> None:
+    """When an RPC's status finishes, refresh the cache (``late_cache``: a ``set`` that was still
+    moving) and XADD its outcome to ``info/devices/req_status/<RID>``."""
     try:
         await status_future(status, server.loop)
         success = True
@@ -182,10 +271,18 @@ async def _report_status(server: DeviceServer, status: Any, device: str, rid: st
         success = False
     except asyncio.CancelledError:
         raise
+    if late_cache is not None:
+        try:
+            pipe, readings = server.connector.pipeline(), Readings()
+            await update_cache(server, late_cache[0], late_cache[1], metadata, pipe, readings)
+            readings.flush(pipe)
+            await pipe.execute()
+        except Exception as exc:  # the status outcome is reported all the same
+            log.warning("%s: cache not refreshed after rpc set: %s", device, exc)
     msg = DeviceReqStatusMessage(
         device=device, success=success, request_id=rid, metadata={**metadata, "action": "rpc"}
     )
     await server.connector.xadd(MessageEndpoints.device_req_status(rid), {"data": msg}, expire=3600)
 
 
-__all__ = ["resolve_path", "run_rpc", "serialise"]
+__all__ = ["resolve_path", "run_rpc", "serialise", "update_cache"]

@@ -29,13 +29,13 @@ from bec_device_server.info import class_info
 from bec_device_server.instructions import InstructionProcessor
 from bec_device_server.jobs import Job, action_error, raise_combined
 from bec_device_server.publish import (
-    ReadbackThrottle,
     Readings,
     queue_alarm,
     queue_device_config,
     queue_initial,
 )
 from bec_device_server.scans import ScanHooks
+from bec_device_server.throttle import ReadbackThrottle
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class DeviceServer(Service):
             elif not entry.enabled:
                 problems.append(f"device {root!r} is disabled")
             elif writable and entry.config.readOnly:
-                problems.append(f"device {root!r} is read-only")
+                problems.append(f"Setting the device {root} is currently disabled.")  # stock's text
             else:
                 out[name] = entry
                 continue

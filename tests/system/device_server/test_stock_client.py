@@ -136,6 +136,41 @@ def test_movable_demo_classes_move_through_the_stock_client(bec: Any) -> None:
         assert abs(device.read(cached=True)[device.name]["value"] - target) < 0.05, device.name
 
 
+def test_cached_device_readout_after_put_set_get(bec: Any) -> None:
+    """After an RPC put/set/get the device's cache is read again and published (stock's _update_cache)."""
+    dev = bec.device_manager.devices
+    if len(dev) != 216:
+        bec.config.load_demo_config(force=True)
+    dev.samx.setpoint.put(5)
+    assert dev.samx.setpoint.get(cached=True) == 5
+    orig_velocity = dev.samx.velocity.get(cached=True)
+    dev.samx.velocity.put(10)
+    assert dev.samx.velocity.get(cached=True) == 10
+    assert dev.samx.read_configuration(cached=True)["samx_velocity"]["value"] == 10
+    dev.samx.velocity.set(20).wait()
+    assert dev.samx.velocity.get(cached=True) == 20
+    dev.samx.velocity.put(orig_velocity)
+
+    data = dev.hexapod.x.readback.read()
+    timestamp = data["hexapod_x"]["timestamp"]
+    assert dev.hexapod.x.readback.read(cached=True)["hexapod_x"]["timestamp"] == timestamp
+    dev.hexapod.x.readback.get()  # a get refreshes the cache too
+    assert dev.hexapod.x.readback.read(cached=True)["hexapod_x"]["timestamp"] != timestamp
+
+
+def test_read_only_device_refuses_writes_with_stocks_text(bec: Any) -> None:
+    dev = bec.device_manager.devices
+    dev.samy.read_only = True  # a config update from the stock client
+    try:
+        with pytest.raises(Exception, match="Setting the device samy is currently disabled"):
+            dev.samy.setpoint.put(3)
+        assert dev.samy.read()["samy"]["value"] is not None  # reading still works
+    finally:
+        dev.samy.read_only = False
+    dev.samy.setpoint.put(3)
+    assert dev.samy.setpoint.get(cached=True) == 3
+
+
 def _positioner(cls: str = "ophyd_devices.SimPositioner") -> dict[str, Any]:
     return {
         "deviceClass": cls,

@@ -1,0 +1,46 @@
+"""``device_status`` follows ``motor_is_moving`` of a real ophyd_devices positioner, as stock publishes it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from dshelpers import DEADLINE, Requester
+
+from bec_core.endpoints import MessageEndpoints
+from bec_core.redis_connector import AsyncRedisConnector
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from waiting import until
+
+SLOW_MOTOR = {
+    "samx": {
+        "deviceClass": "ophyd_devices.SimPositioner",
+        "deviceConfig": {"delay": 1, "limits": [-50, 50], "tolerance": 0.01, "update_frequency": 100},
+        "readoutPriority": "baseline",
+        "enabled": True,
+    }
+}
+
+
+async def status_of(conn: AsyncRedisConnector) -> int | None:
+    msg = await conn.get(MessageEndpoints.device_status("samx"))
+    return None if msg is None else msg.status
+
+
+async def test_device_status_is_motor_is_moving(
+    start_server: Any, stop_servers: None, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    server = await start_server(SLOW_MOTOR)
+    assert await status_of(conn) is None  # as stock: nothing before the first motion event
+    server.devices.entries["samx"].obj.velocity.put(2)  # 1 unit takes about half a second
+    instr_id = await requester.send("samx", "set", {"value": 1.0})
+    assert await until(lambda: _is(conn, 1), DEADLINE)  # moving
+    reply = await requester.reply(instr_id)
+    assert reply.status == "completed"
+    assert await until(lambda: _is(conn, 0), DEADLINE)  # stopped
+
+
+async def _is(conn: AsyncRedisConnector, value: int) -> bool:
+    return await status_of(conn) == value
