@@ -96,6 +96,7 @@ class BECClient:
         self.queue = QueueControl(self)
         #: called with each new report when set (the shell's live display); it may block
         self.reporter: Callable[[ScanReport], Any] | None = None
+        self._last_report: ScanReport | None = None
         self._system_user = _system_user()
         self._hostname = socket.gethostname()
         self.started = False
@@ -283,6 +284,7 @@ class BECClient:
             report = MoveStatus(self, request, targets)
         else:
             report = ScanReport(self, request)
+            self._last_report = report
         self.submit(request)
         if self.reporter is not None and not hide_report:
             self.reporter(report)
@@ -345,6 +347,11 @@ class BECClient:
     def wm(self, *devices: Any) -> list[dict[str, Any]]:
         """Where are the motors: readback, setpoint and limits (all positioners by default)."""
         return where_motors(self, devices)
+
+    @property
+    def last_scan(self) -> ScanReport | None:
+        """The report of the newest scan this client started (``bec.last_scan.scan.data``), or None."""
+        return self._last_report
 
     # ------------------------------------------------------------------ numbers
     @property
