@@ -252,7 +252,7 @@ class BECClient:
         function = self.scans.get(name)
         if info is None or function is None:
             raise AttributeError(unknown_scan_text(name, self.scans.names()))
-        signature = function.__signature__  # type: ignore[attr-defined]
+        signature = function.bec_signature  # type: ignore[attr-defined]
         checked_args, checked_kwargs = validate_call(name, info, signature, args, kwargs, self.dev.resolve)
         hide_report = bool(kwargs.get("hide_report", False))
         metadata = dict(kwargs.get("md") or kwargs.get("metadata") or {})

@@ -113,18 +113,31 @@ class LiveScan:
                 TimeElapsedColumn(),
                 console=self.console,
                 transient=False,
+                # input() and print() go straight to the terminal (a question after Ctrl-C
+                # must not pass through rich's markup)
+                redirect_stdout=False,
+                redirect_stderr=False,
             )
             self._task = self._progress.add_task(self.report.scan_name, total=None)
         hub.add_listener(self._on_event)
         try:
-            with self._progress:
-                self._catch_up()
-                self.report.wait(timeout)
-                self._catch_up()
+            # start() inside the try: a Ctrl-C arriving during start() still stops the bar
+            self._progress.start()
+            self._catch_up()
+            self.report.wait(timeout)
+            self._catch_up()
         finally:
             hub.remove_listener(self._on_event)
+            self._stop_progress()
         self._summary()
         return self.report
+
+    def _stop_progress(self) -> None:
+        """Stop the bar, also one whose start() a Ctrl-C cut short (rich then has no live to pop)."""
+        try:
+            self._progress.stop()
+        except IndexError:
+            pass
 
     def _on_event(self, kind: str, value: Any) -> None:
         if kind in ("segment", "scan_status"):
@@ -180,14 +193,17 @@ def live_move(client: BECClient, status: MoveStatus, console: Console | None = N
     for name in status.targets:
         proxy = client.dev.get(name)
         positions[name] = proxy.position if proxy is not None else None
+    starts = dict(positions)  # "from → to" stays as it was; the current position is shown beside it
 
     def render() -> str:
         return "   ".join(
-            f"[bold]{name}[/] {fmt(positions.get(name), 10).strip()} → {fmt(target, 10).strip()}"
+            f"[bold]{name}[/] {fmt(starts.get(name), 10).strip()} → {fmt(target, 10).strip()}"
+            f" (at {fmt(positions.get(name), 10).strip()})"
             for name, target in status.targets.items()
         )
 
-    live = Live(render(), console=console, refresh_per_second=20, transient=False)
+    # in a terminal the line updates in place; into a pipe only the final line is written
+    live = Live(render(), console=console, refresh_per_second=20, transient=not console.is_terminal)
 
     def on_readback(msg: Any, **_: Any) -> None:
         name = msg.topic.rsplit("/", 1)[-1]
@@ -210,6 +226,8 @@ def live_move(client: BECClient, status: MoveStatus, console: Console | None = N
             live.update(render())
     finally:
         client.connector.unregister(topics, cb=on_readback)
+    if not console.is_terminal:
+        console.print(render())  # one complete line, with its newline
     return status
 
 

@@ -173,6 +173,7 @@ def _ipython(client: BECClient, reporter: ShellReporter) -> int:
             _bec_error_handler(shell, etype, value, tb, tb_offset)
 
     shell.set_custom_exc((BECError, RedisConnectionError, RedisTimeoutError, ConnectionError), on_error)
+    shell.show_banner()  # mainloop() alone does not print it
     shell.mainloop()
     return 0
 

@@ -46,7 +46,9 @@ def test_scan_prints_a_table_and_exits_0(stack: Stack, tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr + stack.logs()
     assert "5 points, status closed" in result.stdout
-    rows = [line for line in result.stdout.splitlines() if line.split()[:1] in (["0"], ["1"], ["2"], ["3"], ["4"])]
+    rows = [
+        line for line in result.stdout.splitlines() if line.split()[:1] in (["0"], ["1"], ["2"], ["3"], ["4"])
+    ]
     assert len(rows) == 5  # five rows, printed once (live)
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert len(csv_path.read_text().splitlines()) == 6

@@ -183,6 +183,10 @@ def test_ctrl_c_asks_in_a_terminal_and_abort_stops_the_scan(stack: Stack, bec) -
         cli.expect(r"\n\s+3\s")
         cli.sendintr()
         cli.expect(r"\[p\]ause, \[r\]esume, \[a\]bort")
+        cli.sendline("p")
+        cli.expect(r"scan \d+ paused \(queue PAUSED\)")  # item 13: confirmed once the server paused
+        cli.sendintr()  # at once: a Ctrl-C right after the answer is asked about too
+        cli.expect(r"\[p\]ause, \[r\]esume, \[a\]bort")
         cli.sendline("a")
         cli.expect(r"scan (\d+) aborted")
         number = int(cli.match.group(1))
