@@ -253,7 +253,7 @@ class BECClient:
         if info is None or function is None:
             raise AttributeError(unknown_scan_text(name, self.scans.names()))
         signature = function.bec_signature  # type: ignore[attr-defined]
-        checked_args, checked_kwargs = validate_call(name, info, signature, args, kwargs, self.dev.resolve)
+        checked_args, checked_kwargs = validate_call(name, info, signature, args, kwargs, self._usable)
         hide_report = bool(kwargs.get("hide_report", False))
         metadata = dict(kwargs.get("md") or kwargs.get("metadata") or {})
         system_config = {
@@ -289,6 +289,16 @@ class BECClient:
         if self.reporter is not None and not hide_report:
             self.reporter(report)
         return report
+
+    def _usable(self, value: Any) -> Any:
+        """``dev.resolve`` that also refuses a device the device server does not run (failed or disabled)."""
+        proxy = self.dev.resolve(value)
+        if isinstance(proxy, DeviceProxy) and not proxy.enabled:
+            raise DeviceError(
+                f"{proxy.name} is not running on the device server (it failed to start or is disabled "
+                "in the device config; see the device server's log); nothing was sent"
+            )
+        return proxy
 
     def rpc(self, device: str, func: str, *args: Any, timeout: float = RPC_TIMEOUT_S, **kwargs: Any) -> Any:
         """Call ``device.func(*args, **kwargs)`` on the device server (a ``device_rpc`` request)."""

@@ -259,3 +259,27 @@ def test_scanning_a_detector_is_refused_before_sending(stack: Stack, bec) -> Non
     assert result.returncode == 2, result.stdout + result.stderr
     assert "bpm4i is not a positioner" in result.stderr
     assert bec.next_scan_number == before
+
+
+def test_a_failed_device_is_refused_by_name_before_a_number_is_taken(tmp_path: Path) -> None:
+    """Item 9 (client side): scanning a device that failed to start names it; nothing is sent."""
+    from bec_core.client import BECClient
+
+    devices = tmp_path / "broken.yaml"
+    devices.write_text(
+        "mot1:\n  deviceClass: bec_device_server.sim.SimPositioner\n  deviceConfig: {limits: [-5, 5]}\n"
+        "  readoutPriority: baseline\n  enabled: true\n"
+        "mot2:\n  deviceClass: bec_device_server.sim.SimFailing\n  deviceConfig: {fail_on: [init]}\n"
+        "  readoutPriority: baseline\n  enabled: true\n"
+    )
+    own = Stack(tmp_path, devices=devices).start()
+    try:
+        with BECClient(own.address, server_timeout=30) as bec:
+            before = bec.next_scan_number
+            result = run(own, "scan", "line_scan", "mot2", "0", "1", "--steps", "2", "--no-relative")
+            assert result.returncode == 1, result.stdout + result.stderr
+            assert "mot2 is not running on the device server" in result.stderr
+            assert "mot1" not in result.stderr
+            assert bec.next_scan_number == before
+    finally:
+        own.stop()

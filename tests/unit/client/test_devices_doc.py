@@ -18,7 +18,12 @@ def yaml_blocks() -> list[str]:
 
 def test_the_page_has_the_promised_examples() -> None:
     text = "\n".join(yaml_blocks())
-    for needed in ("ophyd.EpicsMotor", "ophyd.EpicsSignal", "bec_device_server.sim.SimPositioner", "ophyd_devices.SimMonitor"):
+    for needed in (
+        "ophyd.EpicsMotor",
+        "ophyd.EpicsSignal",
+        "bec_device_server.sim.SimPositioner",
+        "ophyd_devices.SimMonitor",
+    ):
         assert needed in text
     assert len(yaml_blocks()) >= 4
 
@@ -34,7 +39,7 @@ def test_each_example_loads_and_its_classes_resolve(index: int) -> None:
     assert devices
     for name, device in devices.items():
         cls = resolve_device_class(device.deviceClass, ALLOWED)
-        kwargs, rest = split_device_config(cls, dict(device.deviceConfig or {}))
+        _kwargs, rest = split_device_config(cls, dict(device.deviceConfig or {}))
         assert not rest, f"{name}: {sorted(rest)} are not arguments of {cls.__name__}"
 
 
