@@ -86,6 +86,7 @@ def test_grid_scan_shows_every_row(stack: Stack) -> None:
     assert result.returncode == 0, result.stderr
     rows = [int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+-?\d", result.stdout, re.M)]
     assert rows == list(range(81))
+    assert "│" not in result.stdout  # no second table, cut at 50 rows without saying so
 
 
 def test_plots_show_the_hinted_detector_and_the_grid_as_a_heat_map(stack: Stack, tmp_path: Path) -> None:
@@ -283,3 +284,12 @@ def test_a_failed_device_is_refused_by_name_before_a_number_is_taken(tmp_path: P
             assert bec.next_scan_number == before
     finally:
         own.stop()
+
+
+def test_umv_piped_prints_one_complete_line(stack: Stack) -> None:
+    """Item 13: `umv` into a pipe writes one line, from → to and where the motor is, with its newline."""
+    run(stack, "scan", "umv", "samx", "0.5", "--no-relative")
+    result = run(stack, "scan", "umv", "samx", "1", "--no-relative")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("\n") and result.stdout.count("\n") == 1, repr(result.stdout)
+    assert re.fullmatch(r"samx 0\.5 → 1 \(at 1\)\n", result.stdout), repr(result.stdout)
