@@ -8,8 +8,10 @@
     bec status | bec monitor ENDPOINT_OR_PATTERN | bec get KEY | bec queue pause|resume|abort|clear
     bec demo                              # start the stack (embedded Redis) and run a demo scan
 
-Errors from the stack are printed as one line (``error: ...``) with exit
-code 1; usage errors exit 2; Ctrl-C exits 130.
+Exit codes: 0 success; 1 an error from the stack (one line, ``error: ...``);
+2 a usage error (unknown option or scan, a wrong argument; nothing was sent);
+130 Ctrl-C (a scan is aborted on the server first, or the user chose at the question).
+``bec monitor`` ends on Ctrl-C with 0: that is how it is stopped.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bec``; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from bec_core.client.errors import ScanArgumentError
     from bec_core.errors import BECError
 
     try:
@@ -93,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ScanArgumentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except BECError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -97,6 +97,7 @@ class BECClient:
         self.queue = QueueControl(self)
         #: called with each new report when set (the shell's live display); it may block
         self.reporter: Callable[[ScanReport], Any] | None = None
+        self._last_report: ScanReport | None = None
         self._system_user = _system_user()
         self._hostname = socket.gethostname()
         self.started = False
@@ -257,8 +258,8 @@ class BECClient:
         function = self.scans.get(name)
         if info is None or function is None:
             raise AttributeError(unknown_scan_text(name, self.scans.names()))
-        signature = function.__signature__  # type: ignore[attr-defined]
-        checked_args, checked_kwargs = validate_call(name, info, signature, args, kwargs, self.dev.resolve)
+        signature = function.bec_signature  # type: ignore[attr-defined]
+        checked_args, checked_kwargs = validate_call(name, info, signature, args, kwargs, self._usable)
         hide_report = bool(kwargs.get("hide_report", False))
         metadata = dict(kwargs.get("md") or kwargs.get("metadata") or {})
         system_config = {
@@ -289,10 +290,21 @@ class BECClient:
             report = MoveStatus(self, request, targets)
         else:
             report = ScanReport(self, request)
+            self._last_report = report
         self.submit(request)
         if self.reporter is not None and not hide_report:
             self.reporter(report)
         return report
+
+    def _usable(self, value: Any) -> Any:
+        """``dev.resolve`` that also refuses a device the device server does not run (failed or disabled)."""
+        proxy = self.dev.resolve(value)
+        if isinstance(proxy, DeviceProxy) and not proxy.enabled:
+            raise DeviceError(
+                f"{proxy.name} is not running on the device server (it failed to start or is disabled "
+                "in the device config; see the device server's log); nothing was sent"
+            )
+        return proxy
 
     def rpc(self, device: str, func: str, *args: Any, timeout: float = RPC_TIMEOUT_S, **kwargs: Any) -> Any:
         """Call ``device.func(*args, **kwargs)`` on the device server (a ``device_rpc`` request)."""
@@ -351,6 +363,11 @@ class BECClient:
     def wm(self, *devices: Any) -> list[dict[str, Any]]:
         """Where are the motors: readback, setpoint and limits (all positioners by default)."""
         return where_motors(self, devices)
+
+    @property
+    def last_scan(self) -> ScanReport | None:
+        """The report of the newest scan this client started (``bec.last_scan.scan.data``), or None."""
+        return self._last_report
 
     # ------------------------------------------------------------------ numbers
     @property

@@ -7,14 +7,14 @@ from :class:`~bec_core.errors.BECError` are printed by :mod:`.cli` as one line.
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 from typing import Any
 
-from bec_core.client.display import data_table, queue_table, stdout_console
-from bec_core.client.errors import START_HINT
+from bec_core.client.display import queue_table, stdout_console
+from bec_core.client.errors import START_HINT, ScanArgumentError
 from bec_core.endpoints import MessageEndpoints
-from bec_core.errors import BECError
 
 
 def connect(args: argparse.Namespace) -> Any:
@@ -33,8 +33,11 @@ def client_for(args: argparse.Namespace) -> Any:
 
 # --------------------------------------------------------------------------- scan
 def cmd_scan(args: argparse.Namespace) -> int:
-    """Run one scan, show its points live, print the table; exit 0 if it closed."""
-    from bec_core.client.display import LiveScan
+    """Run one scan, show its points live; exit 0 if it closed.
+
+    Every argument, option and optional package is checked before the request is sent:
+    an error means nothing was sent (no scan number taken, no motor moved).
+    """
     from bec_core.client.scan_args import build_parser, parse_scan_args
     from bec_core.client.scans import unknown_scan_text
 
@@ -42,39 +45,103 @@ def cmd_scan(args: argparse.Namespace) -> int:
     try:
         info = client.scans.info.get(args.scan_name)
         if info is None or args.scan_name not in client.scans:
-            raise BECError(unknown_scan_text(args.scan_name, client.scans.names()))
+            raise ScanArgumentError(unknown_scan_text(args.scan_name, client.scans.names()))
         parser = build_parser(args.scan_name, info)
         parser.add_argument("--plot", action="store_true", help="live terminal plot (plotext)")
         parser.add_argument("--save-plot", metavar="PNG", help="save a matplotlib figure at the end")
         parser.add_argument("--csv", metavar="PATH", help="write the points as CSV at the end")
         parser.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
-        parser.add_argument("--show", metavar="DEV,...", help="detectors to show in the table, in this order")
+        parser.add_argument(
+            "--show", metavar="DEV,...", help="detectors (or DEV.SIGNAL) to show and plot, in this order"
+        )
         scan_args, scan_kwargs, ns = parse_scan_args(args.scan_name, info, args.scan_args, parser)
+        show = _precheck(client, ns)
         report = client.scans[args.scan_name](*scan_args, **scan_kwargs)
-        console = stdout_console()
         if args.scan_name in ("mv", "umv"):
-            from bec_core.client.display import live_move
-
-            live_move(client, report)
-            return 0
-        show = [d.strip() for d in ns.show.split(",") if d.strip()] if ns.show else None
-        live = LiveScan(client, report, console, devices=show)
-        if ns.plot:
-            from bec_core.client.plot import LiveTerminalPlot
-
-            plot = LiveTerminalPlot(report.scan)
-            live.on_point.append(plot.on_point)
-        live.run(timeout=ns.timeout)
-        if ns.plot:
-            plot.draw()
-        console.print(data_table(report, devices=show))
-        if ns.csv:
-            console.print(f"points written to {report.scan.to_csv(ns.csv)}")
-        if ns.save_plot:
-            console.print(f"plot saved to {report.scan.plot(ns.save_plot)}")
-        return 0
+            return _move(client, report)
+        return _watch_scan(client, report, ns, show)
     finally:
         client.shutdown()
+
+
+def _precheck(client: Any, ns: argparse.Namespace) -> list[str] | None:
+    """Check the CLI's own options before anything is sent; returns the ``--show`` choice."""
+    from pathlib import Path
+
+    from bec_core.client.plot import require_matplotlib, require_plotext
+    from bec_core.client.signals import parse_choice
+
+    show = [d.strip() for d in ns.show.split(",") if d.strip()] if ns.show else None
+    if show:
+        parse_choice(client, show)
+    if ns.plot:
+        require_plotext()
+    if ns.save_plot:
+        require_matplotlib()
+    for option, value in (("--save-plot", ns.save_plot), ("--csv", ns.csv)):
+        if value and not Path(value).resolve().parent.is_dir():
+            folder = Path(value).resolve().parent
+            raise ScanArgumentError(f"{option} {value}: directory {folder} does not exist")
+    return show
+
+
+def _move(client: Any, status: Any) -> int:
+    from bec_core.client.display import live_move
+
+    client.wait_response(status.rid)  # a refused move shows no move line
+    try:
+        live_move(client, status)
+    except KeyboardInterrupt:
+        for name in status.targets:
+            client.dev[name].stop()
+        stdout_console().print(f"interrupted: stopped {', '.join(status.targets)}")
+        return 130
+    return 0
+
+
+def _watch_scan(client: Any, report: Any, ns: argparse.Namespace, show: list[str] | None) -> int:
+    """The live table (and plot) until the scan ends; Ctrl-C asks, or aborts without a terminal."""
+    from bec_core.client.display import LiveScan
+    from bec_core.client.errors import ScanAbortedError
+    from bec_core.client.interrupt import abort, ask_after_interrupt
+
+    console = stdout_console()
+    live = LiveScan(client, report, console, devices=show)
+    plot = None
+    if ns.plot:
+        from bec_core.client.plot import LiveTerminalPlot
+
+        plot = LiveTerminalPlot(report.scan, show)
+        live.on_point.append(plot.on_point)
+    aborted_by_user = False
+    interrupted = False
+    while True:
+        try:
+            # a Ctrl-C at any moment (also while the last one is handled) comes back here
+            if interrupted:
+                interrupted = False
+                if sys.stdin.isatty():
+                    aborted_by_user |= ask_after_interrupt(client, report, console, input) == "abort"
+                else:
+                    console.print("interrupted: aborting the scan on the server")
+                    abort(client, report, console)
+                    aborted_by_user = True
+            live.run(timeout=ns.timeout)
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+        except ScanAbortedError as exc:
+            if aborted_by_user:
+                console.print(f"[red]scan {report.scan.scan_number} aborted[/] ({exc.status})")
+                return 130
+            raise
+    if plot is not None:
+        plot.draw()
+    if ns.csv:
+        console.print(f"points written to {report.scan.to_csv(ns.csv)}")
+    if ns.save_plot:
+        console.print(f"plot saved to {report.scan.plot(ns.save_plot, y=show)}")
+    return 0
 
 
 # --------------------------------------------------------------------------- status
@@ -88,7 +155,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         keys = connector.keys(MessageEndpoints.service_status())
         beats = [b for b in connector.mget(keys) if b is not None] if keys else []
         table = Table(title=f"services at {connector.url}", title_justify="left")
-        for column in ("service", "status", "host", "pid", "uptime [s]"):
+        for column in ("service", "status", "host", "pid", "uptime"):
             table.add_column(column)
         for beat in sorted(beats, key=lambda b: b.name):
             info = beat.info if isinstance(beat.info, dict) else beat.info.model_dump()
@@ -99,7 +166,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"[{colour}]{status}[/]",
                 str(info.get("hostname", "")),
                 str(info.get("pid", "")),
-                str(info.get("uptime", "")),
+                duration(info.get("uptime")),
             )
         console.print(table)
         queue, scan = connector.mget([MessageEndpoints.scan_queue_status(), MessageEndpoints.scan_status()])
@@ -128,6 +195,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     finally:
         connector.shutdown()
+
+
+def duration(seconds: Any) -> str:
+    """``0:15``, ``12:03`` or ``1:02:03`` (as ``bec-server status`` prints uptime)."""
+    if not isinstance(seconds, int | float):
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 # --------------------------------------------------------------------------- monitor
@@ -188,6 +264,8 @@ def cmd_get(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- queue
 def cmd_queue(args: argparse.Namespace) -> int:
     """``bec queue [show|pause|resume|abort|clear|history]``."""
+    from bec_core.client.queue import History
+
     client = client_for(args)
     console = stdout_console()
     try:
@@ -196,9 +274,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
             client.queue.show()
         elif action == "history":
             for entry in client.queue.history(args.count):
-                blocks = entry.info.request_blocks
-                kinds = ", ".join(f"{b.scan_number or '-'} {b.msg.scan_type}" for b in blocks)
-                console.print(f"{entry.status:<10} {kinds}  queue_id {entry.queue_id}")
+                console.print(History.line(entry))
         else:
             getattr(client.queue, action)()
             console.print(f"queue {action}: done (queue is now {client.queue.state})")

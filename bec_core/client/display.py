@@ -48,28 +48,34 @@ def fmt(value: Any, width: int = COLUMN_WIDTH) -> str:
 
 
 class ScanTable:
-    """Columns of the live table: point, the scan's motors, then monitored detectors' hints."""
+    """Columns of the live table: point, the scan's motors, then the detectors' hinted signals.
+
+    ``devices`` is the user's choice of detector columns (``device`` or ``device.signal``), in
+    the user's order; without it, the hinted signals of the scan's detectors in config order.
+    """
 
     def __init__(self, client: BECClient, status: Any, devices: Sequence[str] | None = None) -> None:
-        motors = list(status.scan_report_devices or [])
-        monitored = list((status.readout_priority or {}).get("monitored") or [])
-        if devices:  # the user's choice of columns, in the user's order
-            detectors = [d for d in devices if d in monitored and d not in motors]
-        else:
-            detectors = [d for d in monitored if d not in motors][:MAX_DETECTOR_COLUMNS]
-        self.columns: list[tuple[str, str]] = []
-        for name in motors + detectors:
-            proxy = client.dev.get(name)
-            signal = proxy.readback_name if proxy is not None else name
-            self.columns.append((name, signal))
+        from bec_core.client.signals import detector_columns, motor_columns
+
+        chosen = detector_columns(client, status, devices, limit=None if devices else MAX_DETECTOR_COLUMNS)
+        self.columns: list[tuple[str, str]] = [
+            (c.device, c.signal) for c in motor_columns(client, status) + chosen
+        ]
+
+        #: a column is as wide as its signal name (never cut), at least COLUMN_WIDTH
+        self.widths = [max(COLUMN_WIDTH, len(signal)) for _dev, signal in self.columns]
 
     def header(self) -> str:
         """The header line."""
-        return "point".rjust(6) + " " + " ".join(fmt(signal) for _dev, signal in self.columns)
+        cells = [signal.rjust(w) for (_dev, signal), w in zip(self.columns, self.widths, strict=True)]
+        return "point".rjust(6) + " " + " ".join(cells)
 
     def row(self, point_id: int, data: dict[str, Any]) -> str:
         """One line for a point."""
-        cells = [fmt((data.get(dev) or {}).get(sig, {}).get("value")) for dev, sig in self.columns]
+        cells = [
+            fmt((data.get(dev) or {}).get(sig, {}).get("value"), w)
+            for (dev, sig), w in zip(self.columns, self.widths, strict=True)
+        ]
         return str(point_id).rjust(6) + " " + " ".join(cells)
 
 
@@ -107,18 +113,31 @@ class LiveScan:
                 TimeElapsedColumn(),
                 console=self.console,
                 transient=False,
+                # input() and print() go straight to the terminal (a question after Ctrl-C
+                # must not pass through rich's markup)
+                redirect_stdout=False,
+                redirect_stderr=False,
             )
             self._task = self._progress.add_task(self.report.scan_name, total=None)
         hub.add_listener(self._on_event)
         try:
-            with self._progress:
-                self._catch_up()
-                self.report.wait(timeout)
-                self._catch_up()
+            # start() inside the try: a Ctrl-C arriving during start() still stops the bar
+            self._progress.start()
+            self._catch_up()
+            self.report.wait(timeout)
+            self._catch_up()
         finally:
             hub.remove_listener(self._on_event)
+            self._stop_progress()
         self._summary()
         return self.report
+
+    def _stop_progress(self) -> None:
+        """Stop the bar, also one whose start() a Ctrl-C cut short (rich then has no live to pop)."""
+        try:
+            self._progress.stop()
+        except IndexError:
+            pass
 
     def _on_event(self, kind: str, value: Any) -> None:
         if kind in ("segment", "scan_status"):
@@ -174,14 +193,17 @@ def live_move(client: BECClient, status: MoveStatus, console: Console | None = N
     for name in status.targets:
         proxy = client.dev.get(name)
         positions[name] = proxy.position if proxy is not None else None
+    starts = dict(positions)  # "from → to" stays as it was; the current position is shown beside it
 
     def render() -> str:
         return "   ".join(
-            f"[bold]{name}[/] {fmt(positions.get(name), 10).strip()} → {fmt(target, 10).strip()}"
+            f"[bold]{name}[/] {fmt(starts.get(name), 10).strip()} → {fmt(target, 10).strip()}"
+            f" (at {fmt(positions.get(name), 10).strip()})"
             for name, target in status.targets.items()
         )
 
-    live = Live(render(), console=console, refresh_per_second=20, transient=False)
+    # in a terminal the line updates in place; into a pipe only the final line is written
+    live = Live(render(), console=console, refresh_per_second=20, transient=not console.is_terminal)
 
     def on_readback(msg: Any, **_: Any) -> None:
         name = msg.topic.rsplit("/", 1)[-1]
@@ -204,6 +226,8 @@ def live_move(client: BECClient, status: MoveStatus, console: Console | None = N
             live.update(render())
     finally:
         client.connector.unregister(topics, cb=on_readback)
+    if not console.is_terminal:
+        console.print(render())  # one complete line, with its newline
     return status
 
 
@@ -228,8 +252,13 @@ def wm_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def data_table(report: ScanReport, max_rows: int = 50, devices: Sequence[str] | None = None) -> Table:
-    """A finished scan's points as a table (the CLI's output); ``devices`` picks the detector columns."""
+def data_table(
+    report: ScanReport, max_rows: int | None = None, devices: Sequence[str] | None = None
+) -> Table:
+    """A scan's points as a table; ``devices`` picks the detector columns.
+
+    With ``max_rows`` the table stops there and its caption says how many rows it left out.
+    """
     status = report.scan.status_message
     table = Table(title=f"scan {report.scan.scan_number} {report.scan_name}: {report.scan.status}")
     columns = ScanTable(report._client, status, devices).columns if status is not None else []
@@ -237,7 +266,10 @@ def data_table(report: ScanReport, max_rows: int = 50, devices: Sequence[str] | 
     for _dev, signal in columns:
         table.add_column(signal, justify="right")
     data = report.scan.raw
-    for point_id in range(min(len(data), max_rows)):
+    shown = len(data) if max_rows is None else min(len(data), max_rows)
+    if shown < len(data):
+        table.caption = f"… {len(data) - shown} more rows (report.scan.data has all {len(data)} points)"
+    for point_id in range(shown):
         point = data.point(point_id) or {}
         table.add_row(
             str(point_id),

@@ -22,6 +22,28 @@ if TYPE_CHECKING:
 MODIFICATION_TIMEOUT_S = 5.0
 
 
+class History(list[Any]):
+    """Finished queue entries (``ScanQueueHistoryMessage``), shown as one readable line each."""
+
+    @staticmethod
+    def line(entry: Any) -> str:
+        """``COMPLETED   scan 5 grid_scan  queue_id 6ed3...``."""
+        blocks = entry.info.request_blocks
+        kinds = ", ".join(
+            f"scan {b.scan_number} {b.msg.scan_type}" if b.scan_number is not None else b.msg.scan_type
+            for b in blocks
+        )
+        return f"{entry.status:<10} {kinds}  (queue_id {entry.queue_id})"
+
+    def __repr__(self) -> str:
+        if not self:
+            return "<queue history: empty>"
+        return "\n".join(self.line(entry) for entry in self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython's display
+        printer.text(repr(self))
+
+
 class QueueControl:
     """Status and control of the scan queue (``primary`` unless told otherwise)."""
 
@@ -63,9 +85,12 @@ class QueueControl:
                 )
         return rows
 
-    def history(self, count: int = 5) -> list[Any]:
-        """The newest ``count`` finished entries (ScanQueueHistoryMessage), newest first."""
-        return self._client.connector.lrange(MessageEndpoints.scan_queue_history(), 0, count - 1)
+    def history(self, count: int = 5) -> History:
+        """The newest ``count`` finished entries (ScanQueueHistoryMessage), newest first.
+
+        A list of the messages; it shows itself as one line per entry.
+        """
+        return History(self._client.connector.lrange(MessageEndpoints.scan_queue_history(), 0, count - 1))
 
     def show(self) -> None:
         """Print the queue as a table."""

@@ -134,10 +134,14 @@ class ScanItem:
         """Write the points as CSV (one row per point); return the path."""
         return self.raw.to_csv(path)
 
-    def plot(self, path: str | Path | None = None, x: str | None = None, y: str | None = None) -> Any:
-        """A matplotlib figure of ``y`` against ``x`` (default: first monitored detector vs motor).
+    def plot(
+        self, path: str | Path | None = None, x: str | None = None, y: str | list[str] | None = None
+    ) -> Any:
+        """A matplotlib figure: ``y`` (default: the hinted detector signals) against the scanned motor.
 
-        With ``path`` the figure is saved (PNG by extension) and the path returned.
+        A grid scan of two motors is drawn as a heat map of the first detector. ``y`` and ``x``
+        take ``device`` or ``device.signal`` names. With ``path`` the figure is saved (PNG by
+        extension) and the path returned.
         """
         from bec_core.client.plot import plot_scan
 

@@ -4,7 +4,8 @@
 positional words are converted by the scan's ``arg_input`` (device names stay
 names, floats, ints, lists as ``1,2,3`` or ``[1, 2, 3]``), every keyword-only
 parameter becomes an option (``exp_time`` → ``--exp-time``), booleans become
-``--flag/--no-flag`` (a required one defaults to False on the command line).
+``--flag/--no-flag``. A parameter the scan requires is required here too, as
+in Python: ``line_scan`` needs ``--relative`` or ``--no-relative`` (no silent default).
 """
 
 from __future__ import annotations
@@ -100,13 +101,13 @@ def build_parser(name: str, info: dict[str, Any], prog: str = "bec scan") -> arg
         if meta and meta.units:
             help_text += f" [{meta.units}]"
         if base is bool:
-            default = False if required else param.default
+            default = None if required else param.default
             parser.add_argument(
                 option_name(param.name),
                 dest=param.name,
                 action=argparse.BooleanOptionalAction,
                 default=default,
-                help=f"{help_text} (default {default})",
+                help=f"{help_text} (required)" if required else f"{help_text} (default {default})",
             )
             continue
         parser.add_argument(
@@ -152,6 +153,9 @@ def parse_scan_args(
         if param.kind is not inspect.Parameter.KEYWORD_ONLY or not hasattr(ns, param.name):
             continue
         value = getattr(ns, param.name)
+        if value is None and param.default is inspect.Parameter.empty:
+            flag = option_name(param.name)
+            raise ScanArgumentError(f"{name} needs {flag} or --no-{flag[2:]} (it has no default)")
         if isinstance(value, str):
             value = convert(value, param.annotation, f"{option_name(param.name)}")
         kwargs[param.name] = value

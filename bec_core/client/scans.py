@@ -9,10 +9,11 @@ call is checked against them before anything is sent.
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from bec_core.client.signature import build_doc, build_signature
+from bec_core.client.signature import build_doc, build_signature, split_annotation, type_name
 
 if TYPE_CHECKING:
     from bec_core.client.client import BECClient
@@ -28,9 +29,34 @@ def make_scan_function(client: BECClient, name: str, info: dict[str, Any]) -> Ca
     scan.__qualname__ = f"scans.{name}"
     scan.__module__ = "bec_core.client.scans"
     scan.__doc__ = build_doc(name, info)
-    scan.__signature__ = build_signature(info.get("signature") or [])  # type: ignore[attr-defined]
+    signature = build_signature(info.get("signature") or [])
+    scan.bec_signature = signature  # type: ignore[attr-defined]  # with the ScanArgument metadata
+    scan.__signature__ = readable_signature(signature)  # type: ignore[attr-defined]  # for help()
     scan.scan_info = info  # type: ignore[attr-defined]
     return scan
+
+
+class _TypeText:
+    """An annotation shown as plain text by ``help()`` and ``inspect`` (``int``, ``float [s]``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def readable_signature(signature: inspect.Signature) -> inspect.Signature:
+    """The signature with ``int``/``float [s]`` in place of ``Annotated[int, ScanArgument(...)]``."""
+    params = []
+    for param in signature.parameters.values():
+        if param.annotation is inspect.Parameter.empty:
+            params.append(param)
+            continue
+        _base, meta = split_annotation(param.annotation)
+        text = type_name(param.annotation) + (f" [{meta.units}]" if meta and meta.units else "")
+        params.append(param.replace(annotation=_TypeText(text)))
+    return signature.replace(parameters=params, return_annotation=inspect.Signature.empty)
 
 
 class Scans:

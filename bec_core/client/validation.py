@@ -227,5 +227,11 @@ def _check_bundles(name: str, info: dict[str, Any], args: list[Any], resolve: De
     for i, value in enumerate(args):
         bundle, pos = divmod(i, size)
         where = f"{name}(): {names[pos]!r} of bundle {bundle + 1}"
-        out.append(check_value(value, types_[pos], where, resolve))
+        checked = check_value(value, types_[pos], where, resolve)
+        if pos == 0 and getattr(checked, "is_positioner", True) is False:
+            # a bundle starts with the device the scan moves: a detector cannot be set
+            raise ScanArgumentError(
+                f"{checked.name} is not a positioner: {name}() moves the first device of each bundle"
+            )
+        out.append(checked)
     return out

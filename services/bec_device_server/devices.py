@@ -270,7 +270,6 @@ __all__ = [
     "build_device",
     "build_order",
     "describe_exception",
-    "device_limits",
     "stoppable",
 ]
 

@@ -1,7 +1,9 @@
 """Scan and dataset numbers from an atomic Redis counter.
 
 Clients see ``user/scan_number`` / ``user/dataset_number`` as in BEC 4.3.2:
-``VariableMessage(value={<account>: <last used number>})`` (a client may
+``VariableMessage(value=<last used number>)`` with no account set, the plain
+number as BEC's documentation shows, or ``{<account>: <number>}`` (BEC 4.3.2's
+per-account form) once an account is set; stock 4.3 clients read both (a client may
 write them to choose the next number). The numbers themselves come from
 internal counters that only grow: one WATCH/MULTI transaction reads the
 counters and the client-visible values, takes ``max(counter, visible) + 1``
@@ -36,6 +38,11 @@ class Numbers:
     dataset_number: int
 
 
+def visible(account: str, number: int) -> int | dict[str, int]:
+    """The client-visible value: the plain number without an account, else ``{account: number}``."""
+    return {account: number} if account else number
+
+
 def visible_value(raw: bytes | None, account: str) -> int:
     """The number stored in a client-visible key (``{account: n}``, or a legacy plain int)."""
     if raw is None:
@@ -65,7 +72,7 @@ class NumberAllocator:
         await self.refresh_account()
         redis = self.connector.redis
         for ep in (MessageEndpoints.scan_number(), MessageEndpoints.dataset_number()):
-            await redis.set(ep.endpoint, dumps(VariableMessage(value={self.account: 0})), nx=True)
+            await redis.set(ep.endpoint, dumps(VariableMessage(value=visible(self.account, 0))), nx=True)
         self.last_scan_number = await self.current_scan_number()
 
     async def refresh_account(self) -> None:
@@ -100,8 +107,8 @@ class NumberAllocator:
                     pipe.multi()
                     pipe.set(SCAN_COUNTER, scan)
                     pipe.set(DATASET_COUNTER, dataset)
-                    pipe.set(scan_key, dumps(VariableMessage(value={account: scan})))
-                    pipe.set(dataset_key, dumps(VariableMessage(value={account: dataset})))
+                    pipe.set(scan_key, dumps(VariableMessage(value=visible(account, scan))))
+                    pipe.set(dataset_key, dumps(VariableMessage(value=visible(account, dataset))))
                     await pipe.execute()
                     break
                 except WatchError:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bec_core.redis_server import RedisServer
@@ -33,8 +34,11 @@ class Stack:
     def address(self) -> str:
         return self.redis.address
 
-    def start(self) -> Stack:
+    def start(self, before_services: Callable[[str], None] | None = None) -> Stack:
+        """Start Redis, call ``before_services(address)`` (to seed keys), then the two servers."""
         self.redis.start()
+        if before_services is not None:
+            before_services(self.redis.address)
         commands = {
             "device_server": [
                 entry_point("bec-device-server"),

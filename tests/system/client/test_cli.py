@@ -38,15 +38,18 @@ def test_scan_prints_a_table_and_exits_0(stack: Stack, tmp_path) -> None:
         "5",
         "--exp-time",
         "0",
+        "--no-relative",
         "--save-plot",
         str(png),
         "--csv",
         str(csv_path),
     )
     assert result.returncode == 0, result.stderr + stack.logs()
-    assert "line_scan: closed" in result.stdout
-    lines = [line for line in result.stdout.splitlines() if line.strip().startswith("│")]
-    assert len(lines) >= 5  # five rows of the final table
+    assert "5 points, status closed" in result.stdout
+    rows = [
+        line for line in result.stdout.splitlines() if line.split()[:1] in (["0"], ["1"], ["2"], ["3"], ["4"])
+    ]
+    assert len(rows) == 5  # five rows, printed once (live)
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert len(csv_path.read_text().splitlines()) == 6
 
@@ -58,15 +61,15 @@ def test_scan_with_live_terminal_plot(stack: Stack) -> None:
 
 
 def test_bad_scan_input_is_one_line(stack: Stack) -> None:
-    result = run(stack, "scan", "line_scan", "samq", "-2", "2", "--steps", "5")
+    result = run(stack, "scan", "line_scan", "samq", "-2", "2", "--steps", "5", "--no-relative")
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: unknown device 'samq'")
     assert len(result.stderr.strip().splitlines()) == 1
     result = run(stack, "scan", "line_scn", "samx", "0", "1")
-    assert result.returncode == 1 and "unknown scan 'line_scn'" in result.stderr
-    result = run(stack, "scan", "line_scan", "samx", "a", "1", "--steps", "2")
-    assert result.returncode == 1 and "expected float, got 'a'" in result.stderr
-    result = run(stack, "scan", "line_scan", "samx", "0", "100", "--steps", "2")
+    assert result.returncode == 2 and "unknown scan 'line_scn'" in result.stderr  # usage error
+    result = run(stack, "scan", "line_scan", "samx", "a", "1", "--steps", "2", "--no-relative")
+    assert result.returncode == 2 and "expected float, got 'a'" in result.stderr
+    result = run(stack, "scan", "line_scan", "samx", "0", "100", "--steps", "2", "--no-relative")
     assert result.returncode == 1 and "limits" in result.stderr  # refused by the scan server
 
 
@@ -98,7 +101,7 @@ def test_monitor_shows_decoded_messages(stack: Stack) -> None:
         env={**os.environ, "TERM": "dumb", "COLUMNS": "200"},
     )
     monitor.expect("monitoring")
-    assert run(stack, "scan", "line_scan", "samx", "0", "1", "--steps", "2").returncode == 0
+    assert run(stack, "scan", "line_scan", "samx", "0", "1", "--steps", "2", "--no-relative").returncode == 0
     monitor.expect("ScanStatusMessage")
     monitor.expect(pexpect.EOF)
     monitor.close()

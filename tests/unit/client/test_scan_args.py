@@ -38,10 +38,18 @@ def test_no_subcommand_means_shell():
 
 def test_line_scan_words_are_typed(available_scans):
     args, kwargs, _ = parse_scan_args(
-        "line_scan", available_scans["line_scan"], ["samx", "-5", "5", "--steps", "21", "--exp-time", "0.01"]
+        "line_scan",
+        available_scans["line_scan"],
+        ["samx", "-5", "5", "--steps", "21", "--exp-time", "0.01", "--no-relative"],
     )
     assert args == ["samx", -5.0, 5.0]
     assert kwargs == {"steps": 21, "relative": False, "exp_time": 0.01}
+
+
+def test_a_required_flag_has_no_silent_default(available_scans):
+    """As in Python (relative= has no default), the CLI wants --relative or --no-relative."""
+    with pytest.raises(ScanArgumentError, match="line_scan needs --relative or --no-relative"):
+        parse_scan_args("line_scan", available_scans["line_scan"], ["samx", "-5", "5", "--steps", "21"])
 
 
 def test_relative_flag_and_bundles(available_scans):
@@ -55,12 +63,14 @@ def test_relative_flag_and_bundles(available_scans):
 
 
 def test_lists_and_ints(available_scans):
-    args, _, _ = parse_scan_args("list_scan", available_scans["list_scan"], ["samx", "1,2,3.5"])
+    args, _, _ = parse_scan_args("list_scan", available_scans["list_scan"], ["samx", "1,2,3.5", "--relative"])
     assert args == ["samx", [1.0, 2.0, 3.5]]
-    args, _, _ = parse_scan_args("list_scan", available_scans["list_scan"], ["samx", "[1, 2]"])
+    args, _, _ = parse_scan_args("list_scan", available_scans["list_scan"], ["samx", "[1, 2]", "--relative"])
     assert args == ["samx", [1.0, 2.0]]
     args, _, _ = parse_scan_args(
-        "grid_scan", available_scans["grid_scan"], ["samx", "-1", "1", "3", "samy", "0", "1", "2"]
+        "grid_scan",
+        available_scans["grid_scan"],
+        ["samx", "-1", "1", "3", "samy", "0", "1", "2", "--relative"],
     )
     assert args == ["samx", -1.0, 1.0, 3, "samy", 0.0, 1.0, 2]
 
@@ -85,7 +95,9 @@ def test_unknown_option_and_missing_required_exit_2(available_scans, capsys):
 
 def test_positional_scan_and_help(available_scans):
     args, _kwargs, _ = parse_scan_args(
-        "fermat_scan", available_scans["fermat_scan"], ["samx", "-1", "1", "samy", "-1", "1", "0.5"]
+        "fermat_scan",
+        available_scans["fermat_scan"],
+        ["samx", "-1", "1", "samy", "-1", "1", "0.5", "--no-relative"],
     )
     assert args == ["samx", -1.0, 1.0, "samy", -1.0, 1.0, 0.5]
     help_text = scan_parser("line_scan", available_scans["line_scan"]).format_help()
