@@ -480,9 +480,13 @@ class AsyncRedisConnector:
         newest_only: bool = False,
         maxsize: int = DEFAULT_QUEUE_SIZE,
         overflow: Overflow = "drop_oldest",
+        on_undecodable: Callable[[str, bytes, DecodeError], Any] | None = None,
         **kwargs: Any,
     ) -> list[CallbackHandle]:
         """Call ``cb(MessageObject, **kwargs)`` for every message on the endpoint(s).
+
+        ``on_undecodable(channel, raw, error)`` (pub/sub endpoints; plain, quick) is told of
+        bytes that do not decode, which are otherwise only counted and logged.
 
         STREAM endpoints are followed with XREAD (``from_start`` replays the
         stream, ``newest_only`` skips to the latest entry). A coroutine callback
@@ -500,6 +504,7 @@ class AsyncRedisConnector:
                 sub = Subscription(self._pubsub, key, pattern, maxsize, overflow)
             else:
                 sub = InlineSubscription(self._pubsub, key, pattern, maxsize, overflow, cb=cb, kwargs=kwargs)
+            sub.on_undecodable = on_undecodable
             handle = CallbackHandle(sub, cb, kwargs)
             handle.start(self)
             if is_stream:
