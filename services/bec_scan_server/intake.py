@@ -16,6 +16,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bec_core.config import ScanLimits
 from bec_core.endpoints import MessageEndpoints
 from bec_core.errors import DecodeError
 from bec_core.messages import (
@@ -56,8 +57,10 @@ class Intake:
         registry: DeviceRegistry,
         manager: QueueManager,
         scans: dict[str, type[ScanBase]] = SCANS,
+        limits: ScanLimits | None = None,
     ) -> None:
         self.connector = connector
+        self.limits = limits or ScanLimits()
         self.registry = registry
         self.manager = manager
         self.scans = scans
@@ -73,7 +76,7 @@ class Intake:
             raise RequestError(f"unknown scan type {request.scan_type!r}; available: {offered}")
         if not isinstance(request.queue, str) or not request.queue:
             raise RequestError("the queue name must be a non-empty string")
-        scan = build(cls, request.parameter)
+        scan = build(cls, request.parameter, self.limits)
         motors = scan.motors()
         extra_mon = _names(scan.bound.client.get("monitored"))
         on_request = _names(scan.bound.client.get("on_request"))

@@ -52,7 +52,7 @@ class ScanServer(Service):
             on_change=self._queue_changed,
         )
         self.manager = QueueManager(conn, self.store, self.runner, settings)
-        self.intake = Intake(conn, self.registry, self.manager, SCANS)
+        self.intake = Intake(conn, self.registry, self.manager, SCANS, settings.scan_server.limits)
 
     async def _queue_changed(self) -> None:
         await self.manager.publish_status()
