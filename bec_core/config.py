@@ -208,6 +208,9 @@ class ScanLimits(_Settings):
     """Most readouts at each position."""
     max_points: int = Field(default=1_000_000, ge=1)
     """Most readouts of one scan (points times bursts); checked before any position is computed."""
+    max_request_bytes: int = Field(default=512 * 1024, ge=1024)
+    """Largest scan request accepted (bytes as received); a larger one is refused before it is
+    decoded, so a burst of oversized requests is drained at once."""
 
 
 class ScanServerSettings(_Settings):

@@ -162,7 +162,8 @@ class Intake:
             except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
                 log.warning("request channel: lost Redis (%s); resubscribing", exc)
                 await self._close_pubsub()
-                await asyncio.sleep(delay)  # reconnection back-off
+                if delay > 0.05:  # the first resubscription is at once (a dropped subscriber)
+                    await asyncio.sleep(delay)  # reconnection back-off
                 delay = min(delay * 2, 2.0)
             except asyncio.CancelledError:
                 await self._close_pubsub()
@@ -177,6 +178,17 @@ class Intake:
                 pass
 
     async def _on_raw(self, channel: str, data: bytes) -> None:
+        limit = self.limits.max_request_bytes
+        if len(data) > limit:  # refused undecoded: a flood of these is drained at memory speed
+            text = (
+                f"request of {len(data)} bytes on {channel} is larger than the limit of {limit} bytes "
+                "(scan_server.limits.max_request_bytes)"
+            )
+            log.warning("request rejected: %s", text)
+            rid = recover_rid(data[:65536]) or recover_rid(data[-65536:])
+            if rid is not None:
+                await self.respond({"RID": rid}, False, text)
+            return
         try:
             value = loads_message(data, channel)
         except DecodeError as exc:
