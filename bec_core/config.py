@@ -45,6 +45,7 @@ __all__ = [
     "FileWriterSettings",
     "LogbookSettings",
     "RedisSettings",
+    "ScanLimits",
     "ScanServerSettings",
     "SciHubSettings",
     "ServiceSettings",
@@ -197,8 +198,31 @@ class DeviceServerSettings(_Settings):
     """Size of the thread pool ophyd calls run in."""
 
 
+class ScanLimits(_Settings):
+    """Upper bounds on what one scan request may ask for (refused with a clear text above them)."""
+
+    max_exp_time_s: float = Field(default=86_400.0, gt=0)
+    """Longest exposure per frame (default one day)."""
+    max_settling_time_s: float = Field(default=3_600.0, gt=0)
+    """Longest settling time (also ``settling_time_after_trigger``, ``readout_time``)."""
+    max_interval_s: float = Field(default=86_400.0, gt=0)
+    """Longest interval between the points of a ``time_scan``."""
+    max_frames_per_trigger: int = Field(default=100_000, ge=1)
+    """Most frames per trigger."""
+    max_burst_at_each_point: int = Field(default=100_000, ge=1)
+    """Most readouts at each position."""
+    max_points: int = Field(default=1_000_000, ge=1)
+    """Most readouts of one scan (points times bursts); checked before any position is computed."""
+    max_request_bytes: int = Field(default=512 * 1024, ge=1024)
+    """Largest scan request accepted (bytes as received); a larger one is refused before it is
+    decoded, so a burst of oversized requests is drained at once."""
+
+
 class ScanServerSettings(_Settings):
     """Settings of ``bec-scan-server``."""
+
+    limits: ScanLimits = Field(default_factory=ScanLimits)
+    """Upper bounds on scan arguments."""
 
     pause_queue_on_failure: bool = False
     """Pause the queue when a scan fails, instead of going on with the next one."""

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from redis.exceptions import NoPermissionError
+
 import bec_core
 from bec_core.config import ServiceSettings, add_common_arguments, settings_from_args
 from bec_core.endpoints import MessageEndpoints
@@ -167,6 +169,10 @@ class Service:
             await self._graceful_stop(main)
         except (ConnectorError, ConfigError) as exc:
             log.error("%s stopped: %s", self.name, exc)
+            code = 2
+        except NoPermissionError as exc:  # the ACL user lacks a command the service needs
+            user = self.settings.redis.username or "default"
+            log.error("%s stopped: Redis user %r may not run a command it needs: %s", self.name, user, exc)
             code = 2
         except BECError as exc:
             log.error("%s failed: %s", self.name, exc)

@@ -43,7 +43,7 @@ from bec_core.redis_connector.pubsub import (
     Subscription,
 )
 from bec_core.redis_connector.retry import DEFAULT_OUTAGE_TIMEOUT, OutageRetry, RedisHealth
-from bec_core.serialization import dumps, loads_message
+from bec_core.serialization import CODEC_KEY, dumps, loads_message
 
 log = logging.getLogger(__name__)
 
@@ -461,7 +461,9 @@ class AsyncRedisConnector:
             results = await pipe.execute()
         except NoPermissionError as exc:
             raise ConnectorError(f"Redis user {self.username or 'default'!r} may not run: {exc}") from None
-        return [self._decode(r, "pipeline") if isinstance(r, bytes) else r for r in results]
+        # Only results that hold a BEC message are decoded: an XADD's entry id (b"1764-0") or any
+        # other plain bytes would otherwise be misread (b"1" is the msgpack integer 49 + extra data).
+        return [self._decode(r, "pipeline") if is_message(r) else r for r in results]
 
     # ------------------------------------------------------------------ subscriptions
     def subscribe(
@@ -480,9 +482,13 @@ class AsyncRedisConnector:
         newest_only: bool = False,
         maxsize: int = DEFAULT_QUEUE_SIZE,
         overflow: Overflow = "drop_oldest",
+        on_undecodable: Callable[[str, bytes, DecodeError], Any] | None = None,
         **kwargs: Any,
     ) -> list[CallbackHandle]:
         """Call ``cb(MessageObject, **kwargs)`` for every message on the endpoint(s).
+
+        ``on_undecodable(channel, raw, error)`` (pub/sub endpoints; plain, quick) is told of
+        bytes that do not decode, which are otherwise only counted and logged.
 
         STREAM endpoints are followed with XREAD (``from_start`` replays the
         stream, ``newest_only`` skips to the latest entry). A coroutine callback
@@ -500,6 +506,7 @@ class AsyncRedisConnector:
                 sub = Subscription(self._pubsub, key, pattern, maxsize, overflow)
             else:
                 sub = InlineSubscription(self._pubsub, key, pattern, maxsize, overflow, cb=cb, kwargs=kwargs)
+            sub.on_undecodable = on_undecodable
             handle = CallbackHandle(sub, cb, kwargs)
             handle.start(self)
             if is_stream:
@@ -555,6 +562,14 @@ class AsyncRedisConnector:
             self.stats.decode_errors += 1
             log.warning("%s", exc)
             raise
+
+
+_CODEC_MARK = CODEC_KEY.encode()
+
+
+def is_message(value: Any) -> bool:
+    """True for bytes that carry a BEC message envelope (worth decoding)."""
+    return isinstance(value, bytes) and _CODEC_MARK in value[:64]
 
 
 def _ex(expire: float | None) -> int | None:

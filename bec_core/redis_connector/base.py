@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgpack
 
 from bec_core.endpoints import EndpointInfo
 from bec_core.errors import IncompatibleMessageForEndpoint, IncompatibleRedisOperation
@@ -123,3 +126,28 @@ def message_time(msg: Any) -> float:
         if stamps:
             return max(stamps)
     return float("-inf")
+
+
+#: the msgpack encoding of the map key "RID" (a fixstr of 3 bytes)
+_RID_KEY = re.compile(re.escape(msgpack.packb("RID")))
+
+
+def recover_rid(raw: bytes, limit: int = 1 << 20) -> str | None:
+    """Best effort: the request id (``metadata["RID"]``) of bytes that did not decode.
+
+    An undecodable request (nested too deep, wrong fields, cut short) must still be answered
+    when its sender can be named. The RID is looked for as the msgpack key ``"RID"`` followed
+    by a string value, in the first ``limit`` bytes; the first such string wins.
+    """
+    if not isinstance(raw, (bytes, bytearray)):
+        return None
+    for match in _RID_KEY.finditer(raw, 0, min(len(raw), limit)):
+        unpacker = msgpack.Unpacker(raw=False, max_buffer_size=1 << 16)
+        unpacker.feed(bytes(raw[match.end() : match.end() + 300]))
+        try:
+            value = unpacker.unpack()
+        except Exception:  # not a complete value here: look further
+            continue
+        if isinstance(value, str) and 0 < len(value) <= 200:
+            return value
+    return None

@@ -60,6 +60,9 @@ class Subscription:
         self.dropped = 0
         self._queue: asyncio.Queue[MessageObject] = asyncio.Queue(maxsize)
         self._dispatcher = dispatcher
+        #: called as ``on_undecodable(channel, raw, error)`` for bytes on this channel that do not
+        #: decode (plain and quick; it may start a task), e.g. to answer a request's RID anyway
+        self.on_undecodable: Callable[[str, bytes, DecodeError], Any] | None = None
 
     async def offer(self, item: MessageObject) -> None:
         """Queue an item according to the overflow policy."""
@@ -268,6 +271,12 @@ class PubSubDispatcher:
             self.connector.stats.decode_errors += 1
             self.connector.stats.note_error(str(exc))
             log.warning("%s (dropped; %d bad messages so far)", exc, self.connector.stats.decode_errors)
+            for sub in list(subs):
+                if sub.on_undecodable is not None:
+                    try:
+                        sub.on_undecodable(channel, raw["data"], exc)
+                    except Exception:  # a handler must not stop the reader
+                        log.exception("undecodable-message handler failed on %s", channel)
             return
         item = MessageObject(topic=channel, value=value)
         for sub in list(subs):

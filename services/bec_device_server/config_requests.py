@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bec_core.endpoints import MessageEndpoints
-from bec_core.errors import ConfigError
+from bec_core.errors import ConfigError, DecodeError
 from bec_core.messages import DeviceConfigMessage, RequestResponseMessage, ServiceResponseMessage
 from bec_core.redis_connector import MessageObject
+from bec_core.redis_connector.base import recover_rid
 from bec_device_server.config import (
     REBUILD_FIELDS,
     UPDATABLE_FIELDS,
@@ -62,6 +63,28 @@ class ConfigRequests:
             if isinstance(request, DeviceConfigMessage):
                 async with self._lock:
                     await self.handle(request)
+                continue
+            rid = getattr(request, "metadata", {}).get("RID")
+            text = f"{msg.topic}: expected a DeviceConfigMessage, got {type(request).__name__}"
+            log.warning("config request ignored: %s", text)
+            if isinstance(rid, str) and rid:
+                await self.refuse(rid, text)
+
+    def on_undecodable(self, channel: str, raw: bytes, exc: DecodeError) -> None:
+        """Bytes on the request channel that do not decode: answer their RID if it can be found."""
+        rid = recover_rid(raw)
+        if rid is not None:
+            text = str(exc)
+            text = text if len(text) <= 2000 else text[:1980] + "..."
+            self.server.spawn(self.refuse(rid, f"undecodable config request: {text}"), f"refuse:{rid}")
+
+    async def refuse(self, rid: str, text: str) -> None:
+        """Answer a request that cannot be applied (accepted=False)."""
+        await self.server.connector.set(
+            MessageEndpoints.device_config_request_response(rid),
+            RequestResponseMessage(accepted=False, message=text, metadata={"RID": rid}),
+            expire=60,
+        )
 
     async def handle(self, request: DeviceConfigMessage) -> None:
         """Apply one request and answer it."""

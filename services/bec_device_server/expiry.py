@@ -49,6 +49,8 @@ class ScanStates:
         self.connector = connector
         self.clock = clock
         self.states: OrderedDict[str, str] = OrderedDict()
+        #: called as ``on_end(scan_id, status)`` when a scan's end is published
+        self.on_end: Callable[[str, str], None] | None = None
 
     async def start(self) -> None:
         """Follow ``info/scans/scan_status`` (plain callback: recorded as each status arrives)."""
@@ -60,6 +62,8 @@ class ScanStates:
         for value in values:
             if isinstance(value, ScanStatusMessage) and value.scan_id:
                 self.remember(str(value.scan_id), str(value.status))
+                if value.status in END_STATES and self.on_end is not None:
+                    self.on_end(str(value.scan_id), str(value.status))
 
     def remember(self, scan_id: str, status: str) -> None:
         """Record ``status`` for ``scan_id`` (the oldest entries are forgotten)."""

@@ -70,7 +70,11 @@ class InstructionProcessor:
         self.tasks: set[asyncio.Task[None]] = set()
         self.finisher: Finisher | None = None
         self.scan_states = ScanStates(server.connector)
+        self.scan_states.on_end = self._scan_ended
         self.expired = 0
+        #: instructions being executed: device_instr_id -> (scan_id, task)
+        self.running: dict[str, tuple[str | None, asyncio.Task[Any]]] = {}
+        self._cancel_reasons: dict[str, str] = {}
 
     async def run(self, consumer: str | None = None) -> None:
         """Follow the scan status, then read the stream until cancelled, one task per entry."""
@@ -128,8 +132,29 @@ class InstructionProcessor:
                 fut.cancel()
             self.inflight.pop(instr_id, None)
 
+    def _scan_ended(self, scan_id: str, status: str) -> None:
+        self.cancel_scan(scan_id, f"its scan ended ({status})")
+
+    def cancel_scan(self, scan_id: str, reason: str) -> int:
+        """Cancel the running instructions of ``scan_id`` (not its clean-up): their device waits end,
+        their locks are released, and each is answered "cancelled". Returns how many."""
+        count = 0
+        for instr_id, (owner, task) in list(self.running.items()):
+            if owner == scan_id and not task.done() and instr_id not in self._cancel_reasons:
+                self._cancel_reasons[instr_id] = reason
+                task.cancel()
+                count += 1
+        if count:
+            log.warning("cancelled %d running instruction(s) of scan %s: %s", count, scan_id, reason)
+        return count
+
     async def _execute(self, entry_id: str, instr: DeviceInstructionMessage, instr_id: str) -> bytes:
         server = self.server
+        meta = instr.metadata
+        scan_id = meta.get("scan_id")
+        if meta.get("cleanup") and scan_id:
+            # the scan is being wound up: its instructions still waiting on devices give way
+            self.cancel_scan(str(scan_id), f"its scan is being stopped ({instr.action})")
         try:
             await self.scan_states.check(instr)
         except InstructionExpired as exc:
@@ -164,10 +189,22 @@ class InstructionProcessor:
             ):
                 raise InstructionError(f"metadata 'timeout' must be a positive number, not {timeout!r}")
             job = Job(instr, pipe, float(timeout or default_timeout(server, instr.action)), server.loop)
-            result = await handler(job)
+            task = asyncio.current_task()
+            if scan_id and not meta.get("cleanup") and task is not None:
+                self.running[instr_id] = (str(scan_id), task)
+            try:
+                result = await handler(job)
+            finally:
+                self.running.pop(instr_id, None)
             self.executed += 1
         except asyncio.CancelledError:
-            raise
+            reason = self._cancel_reasons.pop(instr_id, None)
+            if reason is None:
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            error = InstructionExpired(f"{instr.action} cancelled: {reason}", instr.device)
         except (InstructionError, DeviceActionError) as exc:
             error = exc
         except Exception as exc:

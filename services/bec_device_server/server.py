@@ -96,7 +96,9 @@ class DeviceServer(Service):
         await self.connector.register(MessageEndpoints.scan_status(), self.scans.on_scan_status)
         await self.connector.register(MessageEndpoints.stop_devices(), self.scans.on_stop_devices)
         await self.connector.register(
-            MessageEndpoints.device_config_request(), self.config_requests.on_request
+            MessageEndpoints.device_config_request(),
+            self.config_requests.on_request,
+            on_undecodable=self.config_requests.on_undecodable,
         )
 
     async def main(self) -> None:

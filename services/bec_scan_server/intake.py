@@ -16,6 +16,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bec_core.config import ScanLimits
 from bec_core.endpoints import MessageEndpoints
 from bec_core.errors import DecodeError
 from bec_core.messages import (
@@ -26,7 +27,7 @@ from bec_core.messages import (
     ScanQueueOrderMessage,
 )
 from bec_core.redis_connector import AsyncRedisConnector
-from bec_core.redis_connector.base import MessageObject
+from bec_core.redis_connector.base import MessageObject, recover_rid
 from bec_core.serialization import loads_message
 from bec_scan_server.devices import DeviceRegistry
 from bec_scan_server.manager import QueueManager
@@ -39,6 +40,13 @@ from bec_scan_server.validation import RequestError, build
 
 log = logging.getLogger(__name__)
 
+#: longest refusal text sent back (a refusal must not echo megabytes)
+MAX_ANSWER = 2000
+
+
+def _cut(text: str, limit: int = MAX_ANSWER) -> str:
+    return text if len(text) <= limit else text[: limit - 20] + f"... [{len(text)} chars]"
+
 
 class Intake:
     """Validates and answers client requests, and feeds the queue manager."""
@@ -49,8 +57,10 @@ class Intake:
         registry: DeviceRegistry,
         manager: QueueManager,
         scans: dict[str, type[ScanBase]] = SCANS,
+        limits: ScanLimits | None = None,
     ) -> None:
         self.connector = connector
+        self.limits = limits or ScanLimits()
         self.registry = registry
         self.manager = manager
         self.scans = scans
@@ -66,7 +76,7 @@ class Intake:
             raise RequestError(f"unknown scan type {request.scan_type!r}; available: {offered}")
         if not isinstance(request.queue, str) or not request.queue:
             raise RequestError("the queue name must be a non-empty string")
-        scan = build(cls, request.parameter)
+        scan = build(cls, request.parameter, self.limits)
         motors = scan.motors()
         extra_mon = _names(scan.bound.client.get("monitored"))
         on_request = _names(scan.bound.client.get("on_request"))
@@ -147,7 +157,8 @@ class Intake:
             except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
                 log.warning("request channel: lost Redis (%s); resubscribing", exc)
                 await self._close_pubsub()
-                await asyncio.sleep(delay)  # reconnection back-off
+                if delay > 0.05:  # the first resubscription is at once (a dropped subscriber)
+                    await asyncio.sleep(delay)  # reconnection back-off
                 delay = min(delay * 2, 2.0)
             except asyncio.CancelledError:
                 await self._close_pubsub()
@@ -162,11 +173,26 @@ class Intake:
                 pass
 
     async def _on_raw(self, channel: str, data: bytes) -> None:
+        limit = self.limits.max_request_bytes
+        if len(data) > limit:  # refused undecoded: a flood of these is drained at memory speed
+            text = (
+                f"request of {len(data)} bytes on {channel} is larger than the limit of {limit} bytes "
+                "(scan_server.limits.max_request_bytes)"
+            )
+            log.warning("request rejected: %s", text)
+            rid = recover_rid(data[:65536]) or recover_rid(data[-65536:])
+            if rid is not None:
+                await self.respond({"RID": rid}, False, text)
+            return
         try:
             value = loads_message(data, channel)
         except DecodeError as exc:
-            log.warning("%s", exc)
-            await publish_alarm(self.connector, MINOR, error_info(f"undecodable request: {exc}"))
+            log.warning("%s", _cut(str(exc), 300))
+            rid = recover_rid(data)
+            if rid is not None:  # the sender can be named: answer it
+                await self.respond({"RID": rid}, False, _cut(f"undecodable scan request: {exc}"))
+            else:
+                await publish_alarm(self.connector, MINOR, error_info(_cut(f"undecodable request: {exc}")))
             return
         try:
             await self.handle_request(value, channel)
@@ -183,14 +209,51 @@ class Intake:
         """Subscribe to scan requests, modifications and order change requests."""
         await self.subscribe_requests()
         await self.connector.register(
-            MessageEndpoints.scan_queue_modification_request(), self._on_modification
+            MessageEndpoints.scan_queue_modification_request(),
+            self._on_modification,
+            on_undecodable=self._undecodable(self._refuse_modification),
         )
-        await self.connector.register(MessageEndpoints.scan_queue_order_change_request(), self._on_order)
+        await self.connector.register(
+            MessageEndpoints.scan_queue_order_change_request(),
+            self._on_order,
+            on_undecodable=self._undecodable(self._refuse_order),
+        )
+
+    def _undecodable(self, refuse: Any) -> Any:
+        """A handler for undecodable bytes on a channel: answer the RID if one can be recovered."""
+
+        def handler(channel: str, raw: bytes, exc: DecodeError) -> None:
+            rid = recover_rid(raw)
+            if rid is None:
+                return  # counted and logged by the connector; nobody to answer
+            task = asyncio.get_running_loop().create_task(
+                refuse({"RID": rid}, _cut(f"undecodable message on {channel}: {exc}")),
+                name=f"refuse:{rid}",
+            )
+            self.direct.add(task)
+            task.add_done_callback(self.direct.discard)
+
+        return handler
+
+    async def _refuse_modification(self, metadata: dict[str, Any], text: str) -> None:
+        log.warning("queue modification rejected: %s", text)
+        await self.respond(metadata, False, text)
+
+    async def _refuse_order(self, metadata: dict[str, Any], text: str) -> None:
+        log.warning("queue order change rejected: %s", text)
+        await self.connector.send(
+            MessageEndpoints.scan_queue_order_change_response(),
+            RequestResponseMessage(accepted=False, message=text, metadata=dict(metadata)),
+        )
 
     async def _on_modification(self, msg: MessageObject) -> None:
         value = msg.value
         if not isinstance(value, ScanQueueModificationMessage):
-            log.warning("ignored a %s on %s", type(value).__name__, msg.topic)
+            text = f"{msg.topic}: expected a ScanQueueModificationMessage, got {type(value).__name__}"
+            log.warning("ignored: %s", text)
+            meta = value.metadata if isinstance(value, BECMessage) else {}
+            if meta.get("RID"):
+                await self.respond(meta, False, text)
             return
         try:
             await modify(self.manager, value)
@@ -206,6 +269,11 @@ class Intake:
     async def _on_order(self, msg: MessageObject) -> None:
         value = msg.value
         if not isinstance(value, ScanQueueOrderMessage):
+            text = f"{msg.topic}: expected a ScanQueueOrderMessage, got {type(value).__name__}"
+            log.warning("ignored: %s", text)
+            meta = value.metadata if isinstance(value, BECMessage) else {}
+            if meta.get("RID"):
+                await self._refuse_order(meta, text)
             return
         try:
             await reorder(self.manager, value)

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 SCAN_COUNTER = "internal/scan_server/scan_number_counter"
 DATASET_COUNTER = "internal/scan_server/dataset_number_counter"
+#: the largest scan or dataset number accepted (fits a signed 32-bit integer everywhere it goes:
+#: file names, HDF5 attributes, stock clients); a larger or malformed value is ignored
+MAX_NUMBER = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,20 +46,53 @@ def visible(account: str, number: int) -> int | dict[str, int]:
     return {account: number} if account else number
 
 
-def visible_value(raw: bytes | None, account: str) -> int:
-    """The number stored in a client-visible key (``{account: n}``, or a legacy plain int)."""
+def valid_number(value: Any) -> int | None:
+    """``value`` as a scan/dataset number, or None if it is not an integer in 0..MAX_NUMBER."""
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_NUMBER:
+        return None
+    return value
+
+
+def visible_value(raw: bytes | None, account: str, key: str = "user/scan_number") -> int:
+    """The number stored in a client-visible key (``{account: n}``, or a legacy plain int).
+
+    A value that is not an integer in 0..MAX_NUMBER (e.g. 2**64-1 written by a client) is
+    ignored with a warning: the internal counter, the last valid number, then decides.
+    """
     if raw is None:
         return 0
     try:
         value = loads(raw).value
-    except Exception:  # a client wrote garbage: the counter alone decides
+    except Exception as exc:  # a client wrote garbage: the counter alone decides
+        log.warning("%s is not a valid message (%s): ignored", key, exc)
         return 0
     if isinstance(value, dict):
         value = value.get(account, 0)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    number = valid_number(value)
+    if number is None:
+        log.warning(
+            "%s holds %.60r, not a number in 0..%d: ignored; numbering continues from the last valid one",
+            key,
+            value,
+            MAX_NUMBER,
+        )
         return 0
+    return number
+
+
+def counter_value(raw: Any, key: str) -> int:
+    """An internal counter's value; a corrupt one (written by hand, or by an old version) counts 0."""
+    if raw is None:
+        return 0
+    number = valid_number(raw)
+    if number is None:
+        log.warning("%s holds %.60r, not a number in 0..%d: ignored", key, raw, MAX_NUMBER)
+        return 0
+    return number
 
 
 class NumberAllocator:
@@ -89,7 +125,7 @@ class NumberAllocator:
         """The last scan number used (or written by a client)."""
         redis = self.connector.redis
         counter, raw = await redis.mget(SCAN_COUNTER, MessageEndpoints.scan_number().endpoint)
-        return max(int(counter or 0), visible_value(raw, self.account))
+        return max(counter_value(counter, SCAN_COUNTER), visible_value(raw, self.account))
 
     async def allocate(self, dataset_on_hold: bool = False) -> Numbers:
         """Next scan number and dataset number (the dataset number stays if ``dataset_on_hold``)."""
@@ -101,8 +137,11 @@ class NumberAllocator:
                 try:
                     await pipe.watch(SCAN_COUNTER, DATASET_COUNTER, scan_key, dataset_key)
                     values: list[Any] = await pipe.mget(SCAN_COUNTER, DATASET_COUNTER, scan_key, dataset_key)
-                    scan = max(int(values[0] or 0), visible_value(values[2], account)) + 1
-                    last_dataset = max(int(values[1] or 0), visible_value(values[3], account))
+                    scan = max(counter_value(values[0], SCAN_COUNTER), visible_value(values[2], account)) + 1
+                    last_dataset = max(
+                        counter_value(values[1], DATASET_COUNTER),
+                        visible_value(values[3], account, dataset_key),
+                    )
                     dataset = max(last_dataset, 1) if dataset_on_hold else last_dataset + 1
                     pipe.multi()
                     pipe.set(SCAN_COUNTER, scan)

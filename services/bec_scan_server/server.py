@@ -54,7 +54,9 @@ class ScanServer(Service):
         )
         self.manager = QueueManager(conn, self.store, self.runner, settings)
         self.catalogue = ScanCatalogue(conn)
-        self.intake = Intake(conn, self.registry, self.manager, self.catalogue.scans)
+        self.intake = Intake(
+            conn, self.registry, self.manager, self.catalogue.scans, settings.scan_server.limits
+        )
         self.beamline = Beamline(conn)
 
     async def _queue_changed(self) -> None:

@@ -12,6 +12,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bec_core.config import ScanLimits
 from bec_core.errors import ScanError
 from bec_scan_server.scans.args import CLIENT_KWARGS, Arg
 from bec_scan_server.scans.base import BoundArgs, ScanBase
@@ -203,9 +204,68 @@ def bind(cls: type[ScanBase], parameter: Any) -> BoundArgs:
     return bound
 
 
-def build(cls: type[ScanBase], parameter: Any) -> ScanBase:
-    """Bind, instantiate and run the scan's own checks (positions included)."""
-    scan = cls(bind(cls, parameter))
+#: argument -> (ScanLimits field, what it is)
+_TIME_LIMITS = {
+    "exp_time": ("max_exp_time_s", "s"),
+    "settling_time": ("max_settling_time_s", "s"),
+    "settling_time_after_trigger": ("max_settling_time_s", "s"),
+    "readout_time": ("max_settling_time_s", "s"),
+    "interval": ("max_interval_s", "s"),
+    "frames_per_trigger": ("max_frames_per_trigger", ""),
+    "burst_at_each_point": ("max_burst_at_each_point", ""),
+}
+
+
+def check_limits(cls: type[ScanBase], bound: BoundArgs, limits: ScanLimits) -> None:
+    """Refuse values above the configured bounds, and scans with too many points, before the scan
+    object computes a single position."""
+    name = cls.scan_name
+    for key, (field_name, unit) in _TIME_LIMITS.items():
+        value = bound.values.get(key)
+        limit = getattr(limits, field_name)
+        if _is_number(value) and value > limit:
+            raise RequestError(
+                f"{name}: {key}={value:g}{' ' + unit if unit else ''} is above the limit of "
+                f"{limit:g}{' ' + unit if unit else ''} (scan_server.limits.{field_name})"
+            )
+    points = estimated_points(name, bound)
+    burst = bound.values.get("burst_at_each_point") or 1
+    readouts = points * (burst if isinstance(burst, int) else 1)
+    if readouts > limits.max_points:
+        raise RequestError(
+            f"{name}: {readouts:.4g} readouts requested, more than the limit of {limits.max_points} "
+            f"per scan (scan_server.limits.max_points)"
+        )
+
+
+def estimated_points(name: str, bound: BoundArgs) -> float:
+    """The number of points a request asks for, from its arguments alone (no positions built)."""
+    kw, bundles = bound.values, bound.bundles
+    if name in ("line_scan", "cont_line_scan"):
+        return float(kw.get("steps") or 1)
+    if name == "time_scan":
+        return float(kw.get("points") or 1)
+    if name == "grid_scan":
+        return float(math.prod(int(values[2]) for _device, values in bundles)) if bundles else 1.0
+    if name == "list_scan":
+        return float(max((len(values[0]) for _device, values in bundles), default=1))
+    if name == "round_scan":
+        rings, first = int(kw.get("number_of_rings") or 1), int(kw.get("pos_in_first_ring") or 1)
+        return 1.0 + first * rings * (rings + 1) / 2
+    if name == "fermat_scan":
+        span1 = abs(float(kw.get("stop_motor1", 0)) - float(kw.get("start_motor1", 0)))
+        span2 = abs(float(kw.get("stop_motor2", 0)) - float(kw.get("start_motor2", 0)))
+        step = float(kw.get("step") or 0.1)
+        return (span1 + span2) ** 2 / step**2 + 1
+    return 1.0
+
+
+def build(cls: type[ScanBase], parameter: Any, limits: ScanLimits | None = None) -> ScanBase:
+    """Bind, check the limits, instantiate and run the scan's own checks (positions included)."""
+    bound = bind(cls, parameter)
+    if limits is not None:
+        check_limits(cls, bound, limits)
+    scan = cls(bound)
     try:
         scan.check()
         scan.num_points()

@@ -15,7 +15,24 @@ from typing import Any
 import yaml
 from ss_harness import Proc, device_server, scan_server, write_devices
 
+from bec_core.endpoints import MessageEndpoints
+from bec_core.messages import DeviceInstructionMessage
+from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_server import RedisServer
+from bec_core.serialization import loads
+
+STREAM = MessageEndpoints.device_instructions().endpoint
+
+
+async def pending_instructions(client: AsyncRedisConnector) -> list[DeviceInstructionMessage]:
+    """The instructions delivered to the device server's group and not acknowledged."""
+    rows = await client.redis.xpending_range(STREAM, "device_server", "-", "+", 100)
+    out = []
+    for row in rows:
+        found = await client.redis.xrange(STREAM, row["message_id"], row["message_id"])
+        if found:
+            out.append(loads(found[0][1][b"data"]))
+    return out
 
 
 class FaultStack:
