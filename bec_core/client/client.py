@@ -55,7 +55,7 @@ def open_connector(address: str, username: str | None, password: str | None) -> 
     connector = RedisConnector(address, timeout=5.0, username=username, password=password, retries=2)
     try:
         connector.connect()
-    except ConnectorError as exc:
+    except (ConnectorError, TimeoutError) as exc:  # refused at once, or no answer within the deadline
         connector.shutdown()
         raise ServerNotRunningError(f"{exc}; {START_HINT}") from None
     return connector

@@ -48,6 +48,8 @@ class RedisHealth:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.down_since: float | None = None
+        self.ever_up = False
+        """True once Redis has answered: only then is a failure an outage worth riding out."""
         self.last_outage: tuple[float, float] | None = None
         self.outages = 0
         self._up = asyncio.Event()
@@ -151,6 +153,8 @@ class OutageRetry(Retry):
             except self._supported_errors as error:
                 if isinstance(error, _FINAL) or (is_retryable and not is_retryable(error)):
                     raise
+                if not health.ever_up:
+                    raise  # never reached: nothing to ride out, the caller says Redis is not there
                 failures += 1
                 health.failed(error)
                 now = time.monotonic()
@@ -164,6 +168,7 @@ class OutageRetry(Retry):
                     raise
                 await asyncio.sleep(min(self._backoff.compute(failures), 1.0))
                 continue
+            health.ever_up = True
             if health.down_since is not None:
                 health.succeeded()
             return result
