@@ -68,12 +68,14 @@ def test_report_log_of_a_real_pytest_run_gives_each_outcome(tmp_path: Path) -> N
 
 def test_compare_names_every_departure_from_the_expectations() -> None:
     exp = Expectations(files=["f.py"], excluded={}, must_pass={"f.py::a", "f.py::b", "f.py::gone"},
-                       gaps={"f.py::c": "no file writer", "f.py::d": "no DAP"})  # fmt: skip
+                       gaps={"f.py::c": "no file writer", "f.py::d": "no DAP", "f.py::e": "racy"},
+                       unstable={"f.py::e"})  # fmt: skip
     results = {
         "f.py::a": Outcome("passed", 1.0),
         "f.py::b": Outcome("failed", 1.0, "AssertionError: samx at 15.0\nmore"),
         "f.py::c": Outcome("passed", 1.0),
         "f.py::d": Outcome("error", 1.0),
+        "f.py::e": Outcome("passed", 1.0),
         "f.py::new": Outcome("passed", 1.0),
     }
     problems = compare(results, exp)
