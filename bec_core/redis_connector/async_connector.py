@@ -134,9 +134,13 @@ class AsyncRedisConnector:
     # ------------------------------------------------------------------ lifecycle
     async def connect(self) -> AsyncRedisConnector:
         """Check that Redis answers (within ``connect_timeout``) and accepts our credentials;
-        raise a clear error if not."""
+        raise a clear error if not.
+
+        One attempt, no outage retries: a Redis that is not there at the start is a
+        configuration problem to report at once, not an outage to ride out.
+        """
         try:
-            await asyncio.wait_for(self.redis.ping(), self.connect_timeout)
+            await asyncio.wait_for(self.pubsub_redis.ping(), self.connect_timeout)
         except TimeoutError:
             raise ConnectorError(
                 f"cannot reach Redis at {self.url}: no answer within {self.connect_timeout:g} s"
