@@ -116,6 +116,12 @@ def _status(
     )
 
 
+async def publish_status(conn: AsyncRedisConnector, msg: ScanStatusMessage) -> None:
+    """As the scan server does: the stored status of the scan, then SET+PUBLISH scan_status."""
+    await conn.set(MessageEndpoints.public_scan_info(msg.scan_id), msg, expire=600)
+    await conn.set_and_publish(MessageEndpoints.scan_status(), msg)
+
+
 async def writer_alone(monitors: int, points: int, tmp: Path, number: int) -> dict[str, float]:
     """Part 1: the writer fed at Redis speed."""
     redis = RedisServer(persistence="none", data_dir=tmp, log_file=tmp / f"redis-{monitors}.log").start()
@@ -129,9 +135,7 @@ async def writer_alone(monitors: int, points: int, tmp: Path, number: int) -> di
         await conn.register(MessageEndpoints.public_file(), watch)
         scan_id = str(uuid.uuid4())
         base = tmp / "data"
-        await conn.set_and_publish(
-            MessageEndpoints.scan_status(), _status(scan_id, number, "open", points, monitors, base)
-        )
+        await publish_status(conn, _status(scan_id, number, "open", points, monitors, base))
         segment = MessageEndpoints.scan_segment().endpoint
         rng = random.Random(1)
         t0 = time.perf_counter()
@@ -154,9 +158,7 @@ async def writer_alone(monitors: int, points: int, tmp: Path, number: int) -> di
                 pipe.set(MessageEndpoints.public_scan_segment(scan_id, point).endpoint, raw, ex=600)
             await pipe.execute()
         t_sent = time.perf_counter()
-        await conn.set_and_publish(
-            MessageEndpoints.scan_status(), _status(scan_id, number, "closed", points, monitors, base)
-        )
+        await publish_status(conn, _status(scan_id, number, "closed", points, monitors, base))
         t_closed = time.perf_counter()
         t_done, msg = await watch.wait_done(scan_id, 300)
         assert msg.successful, (tmp / "fw.log").read_text()[-2000:]

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TERMINAL = ("closed", "aborted", "halted", "user_completed")
+#: with nothing arriving for this long, the job checks the scan's stored status
+IDLE_CHECK_S = 1.0
 
 
 class FileThread:
@@ -179,6 +181,7 @@ class ScanJob:
         last_flush = time.monotonic()
         unflushed = 0
         grace_deadline: float | None = None
+        fetched_final = False
         while True:
             expected = self._expected()
             if expected is not None and grace_deadline is None:
@@ -204,24 +207,49 @@ class ScanJob:
                 last_flush, unflushed = now, 0
             if expected is not None and self.next_point >= expected and not self.pending:
                 return
+            if expected is not None and not self.pending and not fetched_final:
+                # The scan ended and points are missing: the scan server stored every point
+                # before announcing the end, so read them back now (lost on the way, or
+                # dropped while the writer was behind) instead of waiting.
+                fetched_final = True
+                self.pending.update(await self.source.points(self.scan_id, self.next_point, expected))
+                continue
             if grace_deadline is not None and now >= grace_deadline:
                 await self._give_up_waiting(expected or 0)
                 return
             if not self.pending:  # (pending points left here mean a gap: filled at the top)
-                await self._sleep_until_woken(last_flush if unflushed else None, grace_deadline)
+                woken = await self._sleep_until_woken(last_flush if unflushed else None, grace_deadline)
+                if not woken and self.final is None:
+                    await self._check_stored_status()
 
-    async def _sleep_until_woken(self, last_flush: float | None, grace_deadline: float | None) -> None:
-        deadlines = []
+    async def _sleep_until_woken(self, last_flush: float | None, grace_deadline: float | None) -> bool:
+        """Wait for new data, the next flush or the grace deadline; False if nothing woke us."""
+        deadlines = [time.monotonic() + IDLE_CHECK_S]
         if last_flush is not None:
             deadlines.append(last_flush + self.settings.flush_interval_s)
         if grace_deadline is not None:
             deadlines.append(grace_deadline)
-        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        timeout = max(0.0, min(deadlines) - time.monotonic())
         self._wake.clear()
         try:
             await asyncio.wait_for(self._wake.wait(), timeout)
         except TimeoutError:
-            pass
+            return False
+        return True
+
+    async def _check_stored_status(self) -> None:
+        """Nothing arrived for a while: did the scan end while its status did not reach us
+        (a subscription that Redis dropped because the writer was behind)?"""
+        try:
+            stored = await self.source.status(self.scan_id)
+        except Exception as exc:  # Redis away: the subscription resumes by itself; check later
+            log.debug("scan %s: cannot read its stored status: %s", self.scan_id, exc)
+            return
+        if stored is not None and stored.status in TERMINAL and self.final is None:
+            log.warning(
+                "scan %s: its end (%s) came from Redis, not the subscription", self.scan_id, stored.status
+            )
+            self.on_status(stored)
 
     def _take_contiguous(self) -> list[dict[str, Any]]:
         batch = []
