@@ -3,7 +3,7 @@
 The file is created at the scan's final path when the scan opens, rows are appended as
 points arrive and :meth:`ScanFile.flush` makes what was written consistent on disk (a
 *flush point*: another process opening the file then reads everything up to it; see
-docs/decisions/0014-file-writer.md). The file is opened without HDF5 file locking so that
+docs/decisions/0005-file-writer.md). The file is opened without HDF5 file locking so that
 readers are not locked out while it is written. ``/entry`` carries bec-core's
 ``writer_status`` attribute: ``writing`` until the end, then ``complete``, or
 ``incomplete`` when points are missing (the scan's own exit status is in

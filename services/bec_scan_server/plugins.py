@@ -10,7 +10,7 @@ Every class in that module that subclasses our
 scan. A module that fails to import, a class whose declaration is bad (no
 valid name, a name a built-in scan already has, a description that cannot be
 built) or a class written for stock BEC's scan classes (see
-docs/decisions/0015-stock-scan-plugins.md) is reported as a
+docs/decisions/0006-stock-scan-plugins.md) is reported as a
 :class:`PluginProblem` naming the plugin; everything else loads.
 """
 
@@ -70,7 +70,7 @@ def scans_of_module(
                 PluginProblem(
                     plugin,
                     f"{where}: scan {declared!r} is written for stock BEC's scan classes, "
-                    "which bec-core does not host (docs/decisions/0015-stock-scan-plugins.md)",
+                    "which bec-core does not host (docs/decisions/0006-stock-scan-plugins.md)",
                     "UnsupportedScanPlugin",
                 )
             )

@@ -128,7 +128,7 @@ async def replay(conn: AsyncRedisConnector, base: Path, scan_id: str | None = No
 
 #: attributes whose values are compared (others: only their presence and dtype)
 COMPARED_ATTR_VALUES = ("NX_class", "signal", "description")
-#: bec-core's own additions, documented in docs/decisions/0014-file-writer.md
+#: bec-core's own additions, documented in docs/decisions/0005-file-writer.md
 BEC_CORE_ATTRS = ("writer_status",)
 
 
