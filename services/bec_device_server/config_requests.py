@@ -1,6 +1,6 @@
 """Runtime device-configuration changes (``user/devices/config_request``), with stock BEC's outcomes.
 
-Actions ``add``, ``update``, ``remove``, ``set``, ``reload``, ``reset`` (docs/decisions/0002).
+Actions ``add``, ``update``, ``remove``, ``set``, ``reload``, ``reset`` (docs/decisions/0003).
 The new devices are validated and built *before* anything live changes, then:
 
 * a device that was constructed but could not connect is kept *disabled* (its

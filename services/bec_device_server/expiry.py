@@ -1,4 +1,4 @@
-"""Instructions nobody waits for any more are answered, not executed (docs/decisions/0002).
+"""Instructions nobody waits for any more are answered, not executed (docs/decisions/0004).
 
 Two independent checks, made just before an instruction would run:
 

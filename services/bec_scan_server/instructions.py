@@ -277,7 +277,7 @@ class InstructionClient:
             instr.metadata["timeout"] = timeout
         loop = asyncio.get_running_loop()
         pending = Pending(instr, loop.create_future(), action_timeout + self.timeouts.instruction_reply)
-        # When we stop waiting (docs/decisions/0002): a device server that finds the entry
+        # When we stop waiting (docs/decisions/0004): a device server that finds the entry
         # later (a restarted process claiming it) answers "expired, not executed".
         instr.metadata["expires_at"] = round(time.time() + pending.timeout, 3)
         self._pending[pending.instr_id] = pending
