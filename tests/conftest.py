@@ -64,8 +64,26 @@ def acl_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 # Shared sample data lives next to this file (tests/message_samples.py).
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent / "bec_e2e"))
+
+from bec_e2e_background import E2E_RUN  # noqa: E402
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Stock BEC's e2e suite (minutes long) runs after everything else, so quick failures show first."""
+    """Stock BEC's e2e suite (minutes long) runs after everything else, so quick failures show first.
+
+    Its run starts now, in the background (it mostly waits on the stock client), so
+    that it overlaps the rest of the session; its test at the end collects the result.
+    """
     items.sort(key=lambda item: item.get_closest_marker("bec_e2e") is not None)
+    if not config.option.collectonly and any(item.get_closest_marker("bec_e2e") for item in items):
+        from bec_e2e_background import start_background_run
+
+        config.stash[E2E_RUN] = start_background_run(Path(str(config.rootpath)))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A background e2e run that nobody collected (interrupted session) is stopped."""
+    run = config.stash.get(E2E_RUN, None)
+    if run is not None:
+        run.stop()
