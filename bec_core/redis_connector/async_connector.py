@@ -155,6 +155,7 @@ class AsyncRedisConnector:
             ) from None
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise ConnectorError(f"cannot reach Redis at {self.url}: {exc}") from None
+        self.health.ever_up = True  # from now on a failure is an outage to ride out
         return self
 
     async def close(self) -> None:

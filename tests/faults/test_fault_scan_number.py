@@ -44,7 +44,7 @@ async def test_absurd_scan_number_is_ignored_and_numbering_goes_on(fault_stack: 
     assert await run_acquire(client, rec) == first + 1, stack.logs()
     assert "ignored" in (stack.tmp / "ss.log").read_text()
     # the stored value is a valid number again, and a restarted scan server goes on from it
-    assert (await client.get(MessageEndpoints.scan_number())).value == {"": first + 1}
+    assert (await client.get(MessageEndpoints.scan_number())).value == first + 1  # no account: the plain number (issue 16, item 14)
     await client.redis.set(MessageEndpoints.scan_number().endpoint, dumps(VariableMessage(value={"": bad})))
     assert stack.ss is not None and stack.ss.stop() == 0
     await client.delete(MessageEndpoints.service_status("ScanServer"))
