@@ -22,7 +22,7 @@ from ss_harness import (
 )
 
 from bec_core.endpoints import MessageEndpoints
-from bec_core.messages import DeviceMessage
+from bec_core.messages import AvailableResourceMessage, DeviceMessage
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_server import RedisServer
 
@@ -112,6 +112,15 @@ async def test_relative_line_scan_over_a_sub_device(conn, rec):
     # a relative scan returns to where it started
     await rec.wait_for(lambda: rec.queue_entries(msg.metadata["RID"])[-1].status == "COMPLETED", "done")
     assert abs((await hexapod_reading(conn))["hexapod_y"]["value"] - start) < 0.5
+
+
+async def test_config_without_device_config_is_published_as_empty_dict(conn):
+    """Stock stores a missing ``deviceConfig`` as ``{}``; the e2e test reads
+    ``dev.hexapod._config["deviceConfig"].get("tolerance", 0.5)``."""
+    msg = await conn.get(MessageEndpoints.device_config())
+    assert isinstance(msg, AvailableResourceMessage)
+    hexapod = next(d for d in msg.resource if d["name"] == "hexapod")
+    assert hexapod["deviceConfig"] == {}
 
 
 async def test_unknown_components_are_refused_by_name(conn, rec):
