@@ -76,8 +76,7 @@ class AlarmStopper:
         note = alarm_text(alarm)
         if item is not queue.active:
             log.warning("MAJOR alarm for pending scan %s: cancelled (%s)", item.scan_id, note)
-            await self.manager.cancel_pending(queue, item)
-            item.reason = "alarm"
+            await self.manager.cancel_pending(queue, item)  # CANCELLED, in the history as stock
             done = "cancelled"
         else:
             control = self.manager.controls.get(queue.name)

@@ -60,9 +60,10 @@ async def started(conn, rec) -> tuple[str, str]:
     return rid, scan_id
 
 
-async def history_of(conn, rid: str) -> Any:
+async def history_of(conn, scan_id: str) -> Any:
+    """The queue-history entry of one scan (a restarted copy keeps the RID, not the scan id)."""
     for msg in await conn.lrange(MessageEndpoints.scan_queue_history(), 0, 10):
-        if msg.info.request_blocks[0].RID == rid:
+        if scan_id in msg.info.scan_id:
             return msg
     return None
 
@@ -83,7 +84,7 @@ async def test_abort_and_halt_show_stopped_before_the_scan_ends(conn):
         end = next(m for m in rec.msgs["scan_status"] if m.scan_id == scan_id and m.status == final)
         assert end.reason == "user"
         await rec.wait_for(lambda r=rid: entry_status(rec.msgs["queue"][-1], r) is None, "item gone")
-        history = await history_of(conn, rid)
+        history = await history_of(conn, scan_id)
         assert history is not None and history.status == "STOPPED"
     # the queue goes on: a later scan runs to its end
     msg = request("acquire")
@@ -115,5 +116,5 @@ async def test_restart_shows_stopped_before_the_original_ends(conn):
         "the restarted copy closed",
         timeout=60,
     )
-    history = await history_of(conn, rid)
+    history = await history_of(conn, scan_id)
     assert history is not None and history.status == "STOPPED"
