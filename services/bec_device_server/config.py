@@ -82,6 +82,12 @@ class DeviceConfig(BaseModel):
     def _user_params(cls, value: Any) -> Any:
         return {} if value is None else value
 
+    @field_validator("deviceConfig", mode="before")
+    @classmethod
+    def _device_config(cls, value: Any) -> Any:
+        # stock stores a missing deviceConfig as {} (clients call _config["deviceConfig"].get)
+        return {} if value is None else value
+
     @field_validator("description", mode="before")
     @classmethod
     def _description(cls, value: Any) -> Any:

@@ -18,6 +18,7 @@ from bec_core.config import ServiceSettings
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import DeviceMessage, ProgressMessage
 from bec_core.redis_connector import AsyncRedisConnector
+from bec_scan_server.devices import root_of
 from bec_scan_server.instructions import InstructionClient
 from bec_scan_server.publisher import DataPublisher
 from bec_scan_server.queue import QueueItem
@@ -194,10 +195,13 @@ class ScanContext:
         """Read devices (``{device: signals}``), published as device_read by the device server."""
         if not devices:
             return {}
-        result = await self.instructions.call(
-            devices, "read", {"return_result": True}, {**self.base_metadata(), "readout_priority": "baseline"}
-        )
-        return dict(result or {})
+        meta = {**self.base_metadata(), "readout_priority": "baseline"}
+        result = dict(await self.instructions.call(devices, "read", {"return_result": True}, meta) or {})
+        # the device server reads a sub-device (hexapod.x) as its whole device (hexapod)
+        for name in devices:
+            if name not in result and root_of(name) in result:
+                result[name] = result[root_of(name)]
+        return result
 
     async def set(self, values: dict[str, float], wait: bool = True, response: bool = False) -> Any:
         """One ``set`` for all devices; ``wait=False`` returns a task resolving on arrival."""
@@ -251,13 +255,14 @@ class ScanContext:
         if not devices:
             yield
             return
-        subs = [self.connector.subscribe(MessageEndpoints.device_readback(d)) for d in devices]
+        # readbacks are published per device: a sub-device (hexapod.x) follows its device's
+        subs = [self.connector.subscribe(MessageEndpoints.device_readback(root_of(d))) for d in devices]
         async with contextlib.AsyncExitStack() as stack:
             for sub in subs:
                 await stack.enter_async_context(sub)
             for device, msg in zip(
                 devices,
-                await self.connector.mget([MessageEndpoints.device_readback(d) for d in devices]),
+                await self.connector.mget([MessageEndpoints.device_readback(root_of(d)) for d in devices]),
                 strict=True,
             ):
                 if isinstance(msg, DeviceMessage):

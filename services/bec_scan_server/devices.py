@@ -22,6 +22,7 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import (
     AvailableResourceMessage,
     DeviceConfigMessage,
+    DeviceInfoMessage,
     DeviceMessage,
     ErrorInfo,
     ServiceResponseMessage,
@@ -74,6 +75,47 @@ class DeviceEntry:
         )
 
 
+def root_of(name: str) -> str:
+    """The device a name addresses: ``hexapod`` for the sub-device ``hexapod.x``."""
+    return name.split(".", 1)[0]
+
+
+def signal_name(name: str) -> str:
+    """The ophyd signal name of a device or sub-device (``hexapod.x`` reads as ``hexapod_x``)."""
+    return name.replace(".", "_")
+
+
+def owned_devices(readout_priority: dict[str, list[str]]) -> list[str]:
+    """The devices a scan works with and stops when it ends early: its monitored and async ones
+    (as stock BEC's device locks: baseline and on-request devices are only read, never stopped,
+    so an abort does not stop, say, a beam simulation another part of the beamline relies on)."""
+    return list(dict.fromkeys([*readout_priority.get("monitored", []), *readout_priority.get("async", [])]))
+
+
+def component_paths(msg: DeviceInfoMessage | None) -> frozenset[str] | None:
+    """Every dotted path below a device that its ``device_info`` names (sub-devices and signals,
+    e.g. ``x``, ``x.velocity``, ``z.zsub``); None when there is no device info to tell."""
+    if not isinstance(msg, DeviceInfoMessage):
+        return None
+    info = msg.info.get("device_info", msg.info) if isinstance(msg.info, dict) else {}
+    if not isinstance(info, dict):
+        return None
+    paths: set[str] = set()
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        for key in node.get("signals") or {}:
+            parts = str(key).split(".")
+            paths.update(".".join([*filter(None, [prefix]), *parts[: i + 1]]) for i in range(len(parts)))
+        for sub in node.get("sub_devices") or []:
+            if isinstance(sub, dict) and sub.get("device_attr_name"):
+                path = f"{prefix}.{sub['device_attr_name']}" if prefix else str(sub["device_attr_name"])
+                paths.add(path)
+                walk(sub, path)
+
+    walk(info, "")
+    return frozenset(paths)
+
+
 def limits_of(msg: DeviceMessage | None) -> tuple[float, float] | None:
     """``(low, high)`` from a limits message; ``None`` when there are none (absent, or low == high)."""
     if msg is None:
@@ -94,6 +136,8 @@ class DeviceRegistry:
     def __init__(self, connector: AsyncRedisConnector) -> None:
         self.connector = connector
         self.devices: dict[str, DeviceEntry] = {}
+        #: dotted component paths per device, from ``info/devices/info/<dev>`` (read on demand)
+        self._components: dict[str, frozenset[str]] = {}
 
     def load(self, msg: AvailableResourceMessage | None) -> None:
         """Replace the known devices with the content of a config message."""
@@ -105,6 +149,7 @@ class DeviceRegistry:
             if isinstance(cfg, dict) and cfg.get("name"):
                 devices[str(cfg["name"])] = DeviceEntry.from_config(cfg)
         self.devices = devices
+        self._components = {}
 
     async def refresh(self) -> str | None:
         """Read ``info/devices/config`` again; returns None, or why the old view was kept."""
@@ -146,11 +191,16 @@ class DeviceRegistry:
 
     # ------------------------------------------------------------------ checks
     async def check_devices(self, names: list[str], movable: list[str]) -> None:
-        """Raise :class:`RequestError` for an unknown or disabled device, or a read-only motor."""
-        if not self.devices or any(n not in self.devices for n in names):
+        """Raise :class:`RequestError` for an unknown or disabled device, or a read-only motor.
+
+        A dotted name (``hexapod.x``) addresses a sub-device or signal of a device, as the stock
+        client sends for ``dev.hexapod.x``: its device must be usable and, when the device server
+        has published the device's info, name one of its components.
+        """
+        if not self.devices or any(root_of(n) not in self.devices for n in names):
             await self.refresh()  # the config may have changed without us hearing it
         for name in names:
-            entry = self.devices.get(name)
+            entry = self.devices.get(root_of(name))
             if entry is None:
                 known = ", ".join(sorted(self.devices)[:20]) or "none"
                 raise RequestError(f"{name}: unknown device (known devices: {known})")
@@ -158,6 +208,25 @@ class DeviceRegistry:
                 raise RequestError(f"{name}: device is disabled")
             if name in movable and entry.read_only:
                 raise RequestError(f"{name}: device is read-only and cannot be moved")
+            if name != entry.name:
+                await self._check_component(name, entry.name)
+
+    async def _check_component(self, name: str, root: str) -> None:
+        path = name[len(root) + 1 :]
+        paths = self._components.get(root)
+        if paths is None:
+            try:
+                paths = component_paths(await self.connector.get(MessageEndpoints.device_info(root)))
+            except Exception as exc:  # unreadable info: the device server checks the name itself
+                log.error("cannot read the device info of %s: %s", root, exc)
+                return
+            if paths is None:
+                return  # no info published (yet): the device server resolves the name
+            self._components[root] = paths
+        if path not in paths:
+            subs = sorted(p for p in paths if "." not in p)[:20]
+            has = ", ".join(subs) or "none"
+            raise RequestError(f"{name}: unknown device ({root} has no component {path!r}; it has: {has})")
 
     async def limits(self, names: list[str]) -> dict[str, tuple[float, float] | None]:
         """Limits of the devices (one round trip)."""
@@ -187,7 +256,7 @@ class DeviceRegistry:
         """Current positions from the cached readbacks (missing ones left out)."""
         if not names:
             return {}
-        msgs = await self.connector.mget([MessageEndpoints.device_readback(n) for n in names])
+        msgs = await self.connector.mget([MessageEndpoints.device_readback(root_of(n)) for n in names])
         out = {}
         for name, msg in zip(names, msgs, strict=True):
             value = position_of(name, msg.signals) if isinstance(msg, DeviceMessage) else None
@@ -201,8 +270,9 @@ class DeviceRegistry:
     ) -> dict[str, list[str]]:
         """Effective groups of enabled devices: motors and ``monitored`` become monitored."""
         groups: dict[str, list[str]] = {p: [] for p in PRIORITIES}
-        forced_mon = set(motors) | set(monitored or [])
-        forced_req = set(on_request or []) - forced_mon
+        # devices are read whole: a sub-device (hexapod.x) makes its device monitored
+        forced_mon = {root_of(n) for n in [*motors, *(monitored or [])]}
+        forced_req = {root_of(n) for n in on_request or []} - forced_mon
         for name, entry in sorted(self.devices.items()):
             if not entry.enabled:
                 continue
@@ -221,8 +291,13 @@ class DeviceRegistry:
 
 
 def position_of(device: str, signals: dict[str, Any]) -> float | None:
-    """A device's position from its readings: the signal named like the device, else the first."""
+    """A device's position from its readings: the signal named like the device, else the first.
+
+    For a sub-device ``hexapod.x`` (whose device's readings are given) that is ``hexapod_x``.
+    """
     entry = signals.get(device)
+    if entry is None and "." in device:
+        entry = signals.get(signal_name(device))
     if entry is None:
         entry = next((v for k, v in signals.items() if not k.endswith("_setpoint")), None)
     try:

@@ -17,7 +17,7 @@ from bec_core.messages import (
     ScanRestartMessage,
 )
 from bec_scan_server.manager import QueueManager
-from bec_scan_server.queue import QueueError, QueueItem, ScanQueue
+from bec_scan_server.queue import FINAL, QueueError, QueueItem, ScanQueue
 
 Handler = Callable[[QueueManager, ScanQueueModificationMessage], Awaitable[None]]
 
@@ -43,7 +43,7 @@ async def pause(manager: QueueManager, msg: ScanQueueModificationMessage) -> Non
     """Pause the queue and hold the running scan before its next point."""
     queue = _queue(manager, msg)
     queue.paused = True
-    if queue.active is not None:
+    if queue.active is not None and queue.active.status not in FINAL:
         queue.active.status = "PAUSED"
         control = manager.controls.get(queue.name)
         if control is not None:
@@ -54,7 +54,7 @@ async def deferred_pause(manager: QueueManager, msg: ScanQueueModificationMessag
     """Let the running scan finish, then hold the queue."""
     queue = _queue(manager, msg)
     queue.paused = True
-    if queue.active is not None:
+    if queue.active is not None and queue.active.status not in FINAL:
         queue.active.status = "DEFERRED_PAUSE"
 
 
@@ -62,12 +62,19 @@ async def resume(manager: QueueManager, msg: ScanQueueModificationMessage) -> No
     """Continue the queue and the paused scan (``continue`` and ``resume``)."""
     queue = _queue(manager, msg)
     queue.paused = False
-    if queue.active is not None:
+    if queue.active is not None and queue.active.status not in FINAL:
         queue.active.status = "RUNNING"
         control = manager.controls.get(queue.name)
         if control is not None:
             control.resume()
     manager.wake(queue.name)
+
+
+def stopped(item: QueueItem) -> None:
+    """Mark the running item STOPPED as soon as its end is requested (as BEC: clients see the
+    request take effect in the next queue status, not only once the clean-up is over); the
+    item's final status is set again when its run ends (COMPLETED if it finished meanwhile)."""
+    item.status = "STOPPED"
 
 
 def _stopper(status: str) -> Handler:
@@ -83,6 +90,7 @@ def _stopper(status: str) -> Handler:
             queue.paused = True  # as BEC: after an abort the next scan waits for "continue"
         control.resume()
         control.stop(status, "user")
+        stopped(item)
 
     stop.__doc__ = f"End the running scan as {status!r} (a pending one is cancelled)."
     return stop
@@ -98,6 +106,8 @@ async def clear(manager: QueueManager, msg: ScanQueueModificationMessage) -> Non
     if control is not None:
         control.resume()
         control.stop("aborted", "user")
+        if queue.active is not None:
+            stopped(queue.active)
 
 
 async def restart(manager: QueueManager, msg: ScanQueueModificationMessage) -> None:
@@ -120,6 +130,7 @@ async def restart(manager: QueueManager, msg: ScanQueueModificationMessage) -> N
         if control is not None:
             control.resume()
             control.stop("aborted", "user")
+            stopped(item)
     else:
         await manager.cancel_pending(queue, item)
 

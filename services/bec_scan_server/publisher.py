@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 Severity = Literal[0, 1, 2]
 WARNING, MINOR, MAJOR = 0, 1, 2
+SERVICE_NAME = "ScanServer"
+#: metadata key marking the scan server's own alarms: they report a request that already failed,
+#: so the scan server's alarm follower (:mod:`bec_scan_server.alarms`) must not act on them
+SOURCE_KEY = "alarm_source"
 
 
 def error_info(exc: BaseException | str, device: str | list[str] | None = None) -> ErrorInfo:
@@ -50,7 +54,7 @@ async def publish_alarm(
     pipe: Pipeline | None = None,
 ) -> None:
     """SET+PUBLISH ``user/alarms``."""
-    msg = AlarmMessage(severity=severity, info=info, metadata=metadata or {})
+    msg = AlarmMessage(severity=severity, info=info, metadata={**(metadata or {}), SOURCE_KEY: SERVICE_NAME})
     log.log(logging.ERROR if severity == MAJOR else logging.WARNING, "alarm: %s", info.compact_error_message)
     await connector.set_and_publish(MessageEndpoints.alarm(), msg, pipe=pipe)
 

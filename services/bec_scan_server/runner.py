@@ -35,7 +35,7 @@ from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_connector.retry import RedisUnavailableError
 from bec_core.serialization import dumps
 from bec_scan_server.context import Control, ScanContext
-from bec_scan_server.devices import DeviceRegistry, LimitError, position_of
+from bec_scan_server.devices import DeviceRegistry, LimitError, owned_devices, position_of
 from bec_scan_server.instructions import DeviceServerLost, InstructionClient
 from bec_scan_server.numbers import NumberAllocator
 from bec_scan_server.publisher import MAJOR, DataPublisher, error_info, publish_alarm, publish_scan_status
@@ -210,9 +210,11 @@ class Runner:
                 raise
             _uncancel()
             status, reason = control.exit
-            await self._cleanup(ctx, staged, stop=status != "user_completed")
+            owned = owned_devices(item.readout_priority)
+            stop = status != "user_completed" and bool(owned)
+            await self._cleanup(ctx, staged, stop=stop, stop_devices=owned)
             await self._return(ctx)
-            item.reason = "user"
+            item.reason = item.reason or ("alarm" if reason == "alarm" else "user")  # keep "restart"
             await self._finish(ctx, status, reason, note=control.note, opened=opened)
             return False
         except Exception as exc:
@@ -228,7 +230,8 @@ class Runner:
             except Exception as alarm_exc:
                 log.error("cannot publish the alarm of scan %s: %s", item.scan_number, alarm_exc)
             if not isinstance(exc, DeviceServerLost):
-                await self._cleanup(ctx, staged, stop=True)
+                owned = owned_devices(item.readout_priority)
+                await self._cleanup(ctx, staged, stop=bool(owned), stop_devices=owned)
                 await self._return(ctx)
             await self._finish(ctx, "aborted", "alarm", note=info.compact_error_message, opened=opened)
             return False

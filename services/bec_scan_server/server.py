@@ -11,6 +11,7 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import VariableMessage
 from bec_core.redis_connector.base import MessageObject
 from bec_core.service import Service
+from bec_scan_server.alarms import AlarmStopper
 from bec_scan_server.beamline import Beamline
 from bec_scan_server.catalogue import ScanCatalogue
 from bec_scan_server.devices import DeviceRegistry
@@ -57,6 +58,7 @@ class ScanServer(Service):
         self.intake = Intake(
             conn, self.registry, self.manager, self.catalogue.scans, settings.scan_server.limits
         )
+        self.alarms = AlarmStopper(conn, self.manager)
         self.beamline = Beamline(conn)
 
     async def _queue_changed(self) -> None:
@@ -76,6 +78,7 @@ class ScanServer(Service):
         await self.connector.register(MessageEndpoints.account(), self._on_account)
         await self.catalogue.start()  # built-in and plugin scans (bec.scans entry points)
         await self.manager.restore(self.intake.build)
+        await self.alarms.start()  # a MAJOR alarm stops the scan it names (as stock BEC)
         await self.intake.start()
         self.publisher.start()
         await self.beamline.start()

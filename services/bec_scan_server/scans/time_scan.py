@@ -11,8 +11,10 @@ from bec_scan_server.scans.base import ScanAPI, ScanBase
 class TimeScan(ScanBase):
     """Trigger and readout devices at a fixed interval.
 
-    The readouts start ``interval`` seconds apart (a readout that takes longer
-    delays the next one); nothing moves.
+    Note that the interval time cannot be less than the exposure time.
+    The effective sleep time between points is:
+        sleep_time = max(interval - exp_time, 0)
+    (as stock BEC: after each readout but the last, however long the readout took); nothing moves.
     """
 
     scan_name = "time_scan"
@@ -32,12 +34,15 @@ class TimeScan(ScanBase):
     def compute_positions(self) -> np.ndarray:
         return np.zeros((int(self.kw["points"]), 0))
 
+    def sleep_time(self) -> float:
+        """The pause after each readout but the last: ``max(interval - exp_time, 0)``."""
+        return max(float(self.kw["interval"]) - float(self.exp_time), 0.0)
+
     async def run(self, api: ScanAPI) -> None:
-        start = api.loop_time()
-        interval = float(self.kw["interval"])
         points = int(self.kw["points"])
+        pause = self.sleep_time()
         for i in range(points):
             for _ in range(self.burst):
                 await api.point()
-            if i < points - 1:
-                await api.sleep_until(start + (i + 1) * interval)
+            if i < points - 1 and pause > 0:
+                await api.sleep_until(api.loop_time() + pause)
