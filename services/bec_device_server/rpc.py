@@ -2,10 +2,15 @@
 
 ``parameter = {"device", "func", "rpc_id", "args", "kwargs"}``; ``func`` is a dotted
 path below the device (``velocity.get``, ``readback.get``, ``read``, ``limits``).
-Every path segment must be public (no leading ``_``) and every intermediate
+Every path segment must be public (no leading ``_``) or listed in the
+``USER_ACCESS`` of the object it is looked up on, and every intermediate
 object must be an ophyd object or listed in its parent's ``USER_ACCESS``;
-anything else is refused. ``kwargs={"_set_property": True}`` assigns ``args[0]``
-to a property that has a setter. The outcome is written to
+anything else is refused. That is what a stock client can reach: stock's
+device info exposes ophyd components plus the ``USER_ACCESS`` names (private
+ones included, e.g. ophyd_devices' ``DummyController._func_with_args``), and
+stock's client builds its RPC paths only from that info.
+``kwargs={"_set_property": True}`` assigns ``args[0]`` to a property that has a
+setter. The outcome is written to
 ``info/devices/rpc/<rpc_id>`` as a DeviceRPCMessage (EX 1800). A Status result is
 returned as ``{"type": "status", ...}``; its completion is written to
 ``info/devices/req_status/<RID>``.
@@ -33,6 +38,14 @@ log = logging.getLogger(__name__)
 _WRITE_METHODS = frozenset({"set", "put", "move", "set_limits"})
 
 
+def _user_access(obj: Any) -> tuple[str, ...]:
+    """The names ``obj`` publishes to clients (its ``USER_ACCESS`` list), empty if none."""
+    names = getattr(obj, "USER_ACCESS", None)
+    if isinstance(names, (list, tuple, set, frozenset)):
+        return tuple(n for n in names if isinstance(n, str))
+    return ()
+
+
 def resolve_path(root: Any, device: str, parts: list[str]) -> tuple[Any, Any, str]:
     """(parent, value, last name) for a dotted path below ``root``; raises RPCError if refused."""
     from ophyd.ophydobj import OphydObject
@@ -42,8 +55,9 @@ def resolve_path(root: Any, device: str, parts: list[str]) -> tuple[Any, Any, st
     parent, current = None, root
     for i, part in enumerate(parts):
         path = ".".join([device, *parts[: i + 1]])
-        if not part or part.startswith("_"):
-            raise RPCError(f"{path}: refused: {part!r} is private")
+        if not part or (part.startswith("_") and part not in _user_access(current)):
+            owner = ".".join([device, *parts[:i]])
+            raise RPCError(f"{path}: refused: {part!r} is private (not in the USER_ACCESS of {owner})")
         allowed = isinstance(current, OphydObject) or (
             parent is not None and parts[i - 1] in (getattr(parent, "USER_ACCESS", None) or ())
         )
