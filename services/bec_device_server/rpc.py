@@ -29,6 +29,7 @@ from bec_core.serialization import dumps
 from bec_device_server.bridge import call, is_status, status_future
 from bec_device_server.errors import InstructionError, RPCError
 from bec_device_server.jobs import Job
+from bec_device_server.rpc_cache import cache_object, read_redirect, refresh, refreshes_cache
 
 if TYPE_CHECKING:
     from bec_device_server.server import DeviceServer
@@ -140,7 +141,10 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
         raise RPCError(f"{path}: refused: {root_name} is read-only")
     if set_property:
         prop = getattr(type(parent), last, None)
-        if not isinstance(prop, property) or prop.fset is None or len(args) != 1:
+        settable = isinstance(prop, property) and prop.fset is not None
+        # a plain value the owner publishes in USER_ACCESS (DummyController.some_var), as stock
+        listed = not isinstance(prop, property) and not callable(target) and last in _user_access(parent)
+        if not (settable or listed) or len(args) != 1:
             raise RPCError(f"{path}: refused: not a settable property (or not exactly one value given)")
         await call(
             server.loop,
@@ -154,6 +158,12 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
             timeout=job.timeout,
         )
         return None
+    redirect = read_redirect(entry.obj, parent, parts) if not sub else None
+    if redirect is not None and hasattr(entry.obj, redirect):
+        target, args, kwargs = getattr(entry.obj, redirect), [], {}
+    else:
+        redirect = "read" if not sub and func == "read" else None
+        redirect = "read_configuration" if not sub and func == "read_configuration" else redirect
     if callable(target):
         result = await call(
             server.loop,
@@ -167,17 +177,23 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
         raise RPCError(f"{path}: is not callable, but arguments were given")
     else:
         result = target
-    if not sub and func == "read" and isinstance(result, dict):
+    if redirect == "read" and isinstance(result, dict):
         job.readings.add(root_name, dict(result), job.metadata)
-    elif not sub and func == "read_configuration" and isinstance(result, dict):
+    elif redirect == "read_configuration" and isinstance(result, dict):
         await server.connector.set_and_publish(
             MessageEndpoints.device_read_configuration(root_name),
             DeviceMessage(signals=dict(result), metadata=job.metadata),
             pipe=job.pipe,
         )
     rid = job.metadata.get("RID") or rpc_id
+    refresh_obj = cache_object(entry.obj, parent, parts) if refreshes_cache(parts) else None
     if is_status(result):
-        server.spawn(_report_status(server, result, root_name, rid, job.metadata), f"rpc-status:{rpc_id}")
+        after = None if refresh_obj is None else (entry, refresh_obj)
+        server.spawn(
+            _report_status(server, result, root_name, rid, job.metadata, after), f"rpc-status:{rpc_id}"
+        )
+    elif refresh_obj is not None:
+        await refresh(server, entry, refresh_obj, job.metadata)
     value = serialise(result, rid)
     try:
         dumps(value)
@@ -187,8 +203,16 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
     return value
 
 
-async def _report_status(server: DeviceServer, status: Any, device: str, rid: str, metadata: dict) -> None:
-    """When an RPC's status finishes, XADD its outcome to ``info/devices/req_status/<RID>``."""
+async def _report_status(
+    server: DeviceServer,
+    status: Any,
+    device: str,
+    rid: str,
+    metadata: dict,
+    refresh_after: tuple[Any, Any] | None = None,
+) -> None:
+    """When an RPC's status finishes, refresh the cache (``refresh_after`` = (entry, object)) if
+    it succeeded, then XADD its outcome to ``info/devices/req_status/<RID>``."""
     try:
         await status_future(status, server.loop)
         success = True
@@ -196,6 +220,8 @@ async def _report_status(server: DeviceServer, status: Any, device: str, rid: st
         success = False
     except asyncio.CancelledError:
         raise
+    if success and refresh_after is not None:
+        await refresh(server, refresh_after[0], refresh_after[1], metadata)
     msg = DeviceReqStatusMessage(
         device=device, success=success, request_id=rid, metadata={**metadata, "action": "rpc"}
     )

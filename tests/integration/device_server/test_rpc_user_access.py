@@ -67,3 +67,67 @@ async def test_user_access_names_are_callable_and_others_refused(
         reply, stored = await rpc(func)
         assert reply.status == "error" and why in reply.error_info.error_message, (func, reply.error_info)
         assert stored.success is False and why in stored.out["error_message"]
+
+
+async def test_set_put_get_refresh_the_cached_readings(
+    start_server: Any, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    """Stock's ``_update_cache``: ``velocity.set(10)`` (config) → device_read_configuration,
+    ``setpoint.put(5)`` (normal) → device_read/readback, before the reply / req_status."""
+    await start_server(devices=DEVICES)
+
+    async def rpc(func: str, *args: Any, rid: str) -> Any:
+        reply = await requester.request(
+            "rt_controller",
+            "rpc",
+            {"device": "rt_controller", "func": func, "rpc_id": rid, "args": list(args), "kwargs": {}},
+            RID=rid,
+        )
+        assert reply.status == "completed", reply.error_info
+        return reply
+
+    reply = await rpc("velocity.set", 10, rid="r-vel")
+    assert reply.result["type"] == "status"
+    done = await conn.xread(MessageEndpoints.device_req_status("r-vel"), from_start=True, block=10_000)
+    assert done and done[0]["data"].success
+    cfg = await conn.get(MessageEndpoints.device_read_configuration("rt_controller"))
+    assert cfg.signals["rt_controller_velocity"]["value"] == 10
+
+    await rpc("setpoint.put", 5, rid="r-put")
+    read = await conn.get(MessageEndpoints.device_read("rt_controller"))
+    assert read.signals["rt_controller_setpoint"]["value"] == 5
+    readback = await conn.get(MessageEndpoints.device_readback("rt_controller"))
+    assert readback.signals["rt_controller_setpoint"]["value"] == 5
+
+
+async def test_sub_signal_read_publishes_the_root_and_user_access_values_are_settable(
+    start_server: Any, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    """``dev.x.readback.read()`` sends ``func="readback.read"``: stock reads and caches the *root*
+    device (same timestamp cached as returned); ``some_var = 20`` sets a USER_ACCESS value."""
+    server = await start_server(devices=DEVICES)
+
+    async def rpc(func: str, *args: Any, rid: str, **kwargs: Any) -> Any:
+        await requester.request(
+            "rt_controller",
+            "rpc",
+            {"device": "rt_controller", "func": func, "rpc_id": rid, "args": list(args), "kwargs": kwargs},
+            RID=rid,
+        )
+        return await conn.get(MessageEndpoints.device_rpc(rid))
+
+    stored = await rpc("readback.read", rid="r-read")
+    assert stored.success, stored.out
+    stamp = stored.return_val["rt_controller"]["timestamp"]
+    assert "rt_controller_setpoint" in stored.return_val  # the root's whole reading
+    cached = await conn.get(MessageEndpoints.device_readback("rt_controller"))
+    assert cached.signals["rt_controller"]["timestamp"] == stamp
+
+    stored = await rpc("velocity.read", rid="r-cfg")  # a config signal: read_configuration
+    assert "rt_controller_velocity" in stored.return_val
+
+    stored = await rpc("dummy_controller.some_var", 20, rid="r-set", _set_property=True)
+    assert stored.success, stored.out
+    assert server.devices.entries["rt_controller"].obj.dummy_controller.some_var == 20
+    stored = await rpc("dummy_controller.another_var", 1, rid="r-no", _set_property=True)
+    assert not stored.success and "not a settable property" in stored.out["error_message"]
