@@ -37,6 +37,7 @@ from bec_device_server.config import (
     validate_device,
     validate_devices,
 )
+from bec_device_server.config_update import apply_in_place, in_place, merged_device_config
 from bec_device_server.devices import DeviceEntry, describe_exception
 from bec_device_server.errors import DeviceConnectionError
 
@@ -168,9 +169,15 @@ class ConfigRequests:
     async def update(
         self, config: dict[str, Any], current: dict[str, DeviceConfig], outcome: Outcome
     ) -> None:
-        """Patch updatable fields; devices whose deviceConfig/enabled changed are rebuilt."""
+        """Patch updatable fields, as stock.
+
+        A ``deviceConfig`` change of an enabled device is applied to the live object and merged
+        into the stored keys (:mod:`.config_update`); an ``enabled``/``connectionTimeout``
+        change rebuilds the device.
+        """
         rebuild: dict[str, DeviceConfig] = {}
         patch: dict[str, DeviceConfig] = {}
+        live: dict[str, tuple[DeviceEntry, dict[str, Any], DeviceConfig]] = {}
         for name, fields in config.items():
             if name not in current:
                 raise ConfigError(f"{SOURCE}: device {name!r}: cannot update an unknown device")
@@ -180,13 +187,23 @@ class ConfigRequests:
             if refused:
                 raise ConfigError(f"{SOURCE}: device {name!r}: fields not updatable: {', '.join(refused)}")
             merged = {**current[name].model_dump(), **fields}
+            if "deviceConfig" in fields:  # stock merges the new keys into the stored ones
+                old_keys = current[name].deviceConfig
+                merged["deviceConfig"] = merged_device_config(old_keys, fields["deviceConfig"])
             cfg = validate_device(name, {k: v for k, v in merged.items() if k != "name"}, SOURCE)
-            if set(fields) & REBUILD_FIELDS:
+            entry = self.server.devices.entries.get(name)
+            if entry is not None and in_place(entry, fields):
+                live[name] = (entry, dict(fields["deviceConfig"] or {}), cfg)
+            elif set(fields) & REBUILD_FIELDS:
                 rebuild[name] = cfg
             else:
                 patch[name] = cfg
         if rebuild:
             await self.replace(rebuild, list(rebuild), outcome, keep_failed=False)
+        for entry, new_keys, cfg in live.values():
+            await apply_in_place(self.server, entry, new_keys)
+            entry.config = cfg
+            patch[entry.name] = cfg
         for name, cfg in patch.items():
             self.server.devices.entries[name].config = cfg
         if patch and not rebuild:

@@ -2,10 +2,15 @@
 
 ``parameter = {"device", "func", "rpc_id", "args", "kwargs"}``; ``func`` is a dotted
 path below the device (``velocity.get``, ``readback.get``, ``read``, ``limits``).
-Every path segment must be public (no leading ``_``) and every intermediate
+Every path segment must be public (no leading ``_``) or listed in the
+``USER_ACCESS`` of the object it is looked up on, and every intermediate
 object must be an ophyd object or listed in its parent's ``USER_ACCESS``;
-anything else is refused. ``kwargs={"_set_property": True}`` assigns ``args[0]``
-to a property that has a setter. The outcome is written to
+anything else is refused. That is what a stock client can reach: stock's
+device info exposes ophyd components plus the ``USER_ACCESS`` names (private
+ones included, e.g. ophyd_devices' ``DummyController._func_with_args``), and
+stock's client builds its RPC paths only from that info.
+``kwargs={"_set_property": True}`` assigns ``args[0]`` to a property that has a
+setter. The outcome is written to
 ``info/devices/rpc/<rpc_id>`` as a DeviceRPCMessage (EX 1800). A Status result is
 returned as ``{"type": "status", ...}``; its completion is written to
 ``info/devices/req_status/<RID>``.
@@ -24,15 +29,22 @@ from bec_core.serialization import dumps
 from bec_device_server.bridge import call, is_status, status_future
 from bec_device_server.errors import InstructionError, RPCError
 from bec_device_server.jobs import Job
-from bec_device_server.publish import Readings
+from bec_device_server.rpc_cache import cache_object, read_redirect, refresh, refreshes_cache
 
 if TYPE_CHECKING:
-    from bec_device_server.devices import DeviceEntry
     from bec_device_server.server import DeviceServer
 
 log = logging.getLogger(__name__)
 
 _WRITE_METHODS = frozenset({"set", "put", "move", "set_limits"})
+
+
+def _user_access(obj: Any) -> tuple[str, ...]:
+    """The names ``obj`` publishes to clients (its ``USER_ACCESS`` list), empty if none."""
+    names = getattr(obj, "USER_ACCESS", None)
+    if isinstance(names, (list, tuple, set, frozenset)):
+        return tuple(n for n in names if isinstance(n, str))
+    return ()
 
 
 def resolve_path(root: Any, device: str, parts: list[str]) -> tuple[Any, Any, str]:
@@ -44,8 +56,9 @@ def resolve_path(root: Any, device: str, parts: list[str]) -> tuple[Any, Any, st
     parent, current = None, root
     for i, part in enumerate(parts):
         path = ".".join([device, *parts[: i + 1]])
-        if not part or part.startswith("_"):
-            raise RPCError(f"{path}: refused: {part!r} is private")
+        if not part or (part.startswith("_") and part not in _user_access(current)):
+            owner = ".".join([device, *parts[:i]])
+            raise RPCError(f"{path}: refused: {part!r} is private (not in the USER_ACCESS of {owner})")
         allowed = isinstance(current, OphydObject) or (
             parent is not None and parts[i - 1] in (getattr(parent, "USER_ACCESS", None) or ())
         )
@@ -125,10 +138,13 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
     path = ".".join([root_name, *parts])
     set_property = bool(kwargs.pop("_set_property", False))
     if entry.config.readOnly and (set_property or last in _WRITE_METHODS):
-        raise RPCError(f"{path}: refused: Setting the device {root_name} is currently disabled.")
+        raise RPCError(f"{path}: refused: {root_name} is read-only")
     if set_property:
         prop = getattr(type(parent), last, None)
-        if not isinstance(prop, property) or prop.fset is None or len(args) != 1:
+        settable = isinstance(prop, property) and prop.fset is not None
+        # a plain value the owner publishes in USER_ACCESS (DummyController.some_var), as stock
+        listed = not isinstance(prop, property) and not callable(target) and last in _user_access(parent)
+        if not (settable or listed) or len(args) != 1:
             raise RPCError(f"{path}: refused: not a settable property (or not exactly one value given)")
         await call(
             server.loop,
@@ -142,10 +158,12 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
             timeout=job.timeout,
         )
         return None
-    if last == "read" and len(parts) > 1 and _reads_whole_device(parent):
-        # as stock: reading a component reads (and publishes) the whole device; the caller picks its part
-        await update_cache(server, entry, parent, job.metadata, job.pipe, job.readings)
-        return entry.last_read if parent.kind != _config_kind() else entry.last_config
+    redirect = read_redirect(entry.obj, parent, parts) if not sub else None
+    if redirect is not None and hasattr(entry.obj, redirect):
+        target, args, kwargs = getattr(entry.obj, redirect), [], {}
+    else:
+        redirect = "read" if not sub and func == "read" else None
+        redirect = "read_configuration" if not sub and func == "read_configuration" else redirect
     if callable(target):
         result = await call(
             server.loop,
@@ -159,23 +177,23 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
         raise RPCError(f"{path}: is not callable, but arguments were given")
     else:
         result = target
-    cache_obj = _cache_object(entry.obj, parts)
-    if cache_obj is not None and not (is_status(result) and not result.done):
-        await update_cache(server, entry, cache_obj, job.metadata, job.pipe, job.readings)
-    if not sub and func == "read" and isinstance(result, dict):
+    if redirect == "read" and isinstance(result, dict):
         job.readings.add(root_name, dict(result), job.metadata)
-    elif not sub and func == "read_configuration" and isinstance(result, dict):
+    elif redirect == "read_configuration" and isinstance(result, dict):
         await server.connector.set_and_publish(
             MessageEndpoints.device_read_configuration(root_name),
             DeviceMessage(signals=dict(result), metadata=job.metadata),
             pipe=job.pipe,
         )
     rid = job.metadata.get("RID") or rpc_id
+    refresh_obj = cache_object(entry.obj, parent, parts) if refreshes_cache(parts) else None
     if is_status(result):
-        late = (entry, cache_obj) if cache_obj is not None and not result.done else None
+        after = None if refresh_obj is None else (entry, refresh_obj)
         server.spawn(
-            _report_status(server, result, root_name, rid, job.metadata, late), f"rpc-status:{rpc_id}"
+            _report_status(server, result, root_name, rid, job.metadata, after), f"rpc-status:{rpc_id}"
         )
+    elif refresh_obj is not None:
+        await refresh(server, entry, refresh_obj, job.metadata)
     value = serialise(result, rid)
     try:
         dumps(value)
@@ -185,85 +203,16 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
     return value
 
 
-def _config_kind() -> Any:
-    from ophyd import Kind
-
-    return Kind.config
-
-
-def _reads_whole_device(obj: Any) -> bool:
-    """A component read that stock turns into a read of the whole device (not an omitted one)."""
-    from ophyd import Kind
-
-    kind = getattr(obj, "kind", None)
-    return kind is not None and kind != Kind.omitted and hasattr(obj, "read")
-
-
-def _cache_object(root: Any, parts: list[str]) -> Any:
-    """For a value-changing or value-getting call (``put``/``get``/``set``, also ``sig.put`` ...), the
-    object whose kind says which cache to refresh (as stock: the signal of ``sig.set/put``, else the
-    device); None for other calls."""
-    last = parts[-1]
-    if last not in ("put", "get", "set"):
-        return None
-    if last == "get" or len(parts) == 1:
-        return root
-    obj = root
-    for part in parts[:-1]:
-        obj = getattr(obj, part)
-    return obj
-
-
-async def update_cache(
-    server: DeviceServer, entry: DeviceEntry, obj: Any, metadata: dict, pipe: Any, readings: Readings
-) -> None:
-    """Re-read the device after an RPC changed or fetched a value and publish it, as stock's RPC
-    handler: ``read()`` for a normal/hinted object, ``read_configuration()`` for a config one, both
-    otherwise (queued on ``pipe``/``readings``)."""
-    from ophyd import Kind
-
-    kind = getattr(obj, "kind", Kind.normal)
-    if kind != Kind.config:
-        signals = dict(
-            await call(
-                server.loop,
-                server.executor,
-                entry.obj.read,
-                device=entry.name,
-                action="read",
-                timeout=server.settings.timeouts.device_read,
-            )
-        )
-        entry.last_read = signals
-        readings.add(entry.name, signals, metadata)
-    if kind not in (Kind.normal, Kind.hinted):
-        config = entry.last_config = dict(
-            await call(
-                server.loop,
-                server.executor,
-                entry.obj.read_configuration,
-                device=entry.name,
-                action="read_configuration",
-                timeout=server.settings.timeouts.device_read,
-            )
-        )
-        await server.connector.set_and_publish(
-            MessageEndpoints.device_read_configuration(entry.name),
-            DeviceMessage(signals=config, metadata=metadata),
-            pipe=pipe,
-        )
-
-
 async def _report_status(
     server: DeviceServer,
     status: Any,
     device: str,
     rid: str,
     metadata: dict,
-    late_cache: tuple[DeviceEntry, Any] | None = None,
+    refresh_after: tuple[Any, Any] | None = None,
 ) -> None:
-    """When an RPC's status finishes, refresh the cache (``late_cache``: a ``set`` that was still
-    moving) and XADD its outcome to ``info/devices/req_status/<RID>``."""
+    """When an RPC's status finishes, refresh the cache (``refresh_after`` = (entry, object)) if
+    it succeeded, then XADD its outcome to ``info/devices/req_status/<RID>``."""
     try:
         await status_future(status, server.loop)
         success = True
@@ -271,18 +220,12 @@ async def _report_status(
         success = False
     except asyncio.CancelledError:
         raise
-    if late_cache is not None:
-        try:
-            pipe, readings = server.connector.pipeline(), Readings()
-            await update_cache(server, late_cache[0], late_cache[1], metadata, pipe, readings)
-            readings.flush(pipe)
-            await pipe.execute()
-        except Exception as exc:  # the status outcome is reported all the same
-            log.warning("%s: cache not refreshed after rpc set: %s", device, exc)
+    if success and refresh_after is not None:
+        await refresh(server, refresh_after[0], refresh_after[1], metadata)
     msg = DeviceReqStatusMessage(
         device=device, success=success, request_id=rid, metadata={**metadata, "action": "rpc"}
     )
     await server.connector.xadd(MessageEndpoints.device_req_status(rid), {"data": msg}, expire=3600)
 
 
-__all__ = ["resolve_path", "run_rpc", "serialise", "update_cache"]
+__all__ = ["resolve_path", "run_rpc", "serialise"]

@@ -19,6 +19,7 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import DeviceInfoMessage
 from bec_core.service import Service
 from bec_device_server.actions import Actions
+from bec_device_server.bec_signals import BECSignalPublisher
 from bec_device_server.bridge import call
 from bec_device_server.config import DeviceConfig
 from bec_device_server.config_requests import ConfigRequests
@@ -70,6 +71,7 @@ class DeviceServer(Service):
         self._background: set[asyncio.Task[Any]] = set()
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set in setup()
         self.throttle: ReadbackThrottle = None  # type: ignore[assignment]
+        self.bec_signals: BECSignalPublisher | None = None  # preview/progress/file/async data
 
     # ------------------------------------------------------------------ lifecycle
     async def setup(self) -> None:
@@ -78,6 +80,8 @@ class DeviceServer(Service):
         self.throttle = ReadbackThrottle(
             self.connector, self.loop, self.settings.device_server.readback_rate_limit_hz, self._read_once
         )
+        self.bec_signals = BECSignalPublisher(self.connector.redis, self.loop, self.devices.facade.scan_info)
+        self.bec_signals.start()
         built, failures = await self.devices.build(
             self.device_configs.values(), self.settings.timeouts.device_action
         )
@@ -127,6 +131,8 @@ class DeviceServer(Service):
         finally:
             if self.throttle is not None:
                 await self.throttle.close()
+            if self.bec_signals is not None:
+                await self.bec_signals.close()
             for task in list(self._background):
                 task.cancel()
             await asyncio.gather(*self._background, return_exceptions=True)
@@ -309,6 +315,8 @@ class DeviceServer(Service):
                     result.limits,
                 )
                 self.throttle.attach(entry)
+                if self.bec_signals is not None:
+                    self.bec_signals.attach(entry)
             else:
                 info = placeholder_info(entry, self.devices.allowed_modules)
                 await self.connector.set(
