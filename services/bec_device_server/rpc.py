@@ -138,7 +138,7 @@ async def _execute(server: DeviceServer, job: Job, device: str, rpc_id: str, par
     path = ".".join([root_name, *parts])
     set_property = bool(kwargs.pop("_set_property", False))
     if entry.config.readOnly and (set_property or last in _WRITE_METHODS):
-        raise RPCError(f"{path}: refused: {root_name} is read-only")
+        raise RPCError(f"{path}: refused: Setting the device {root_name} is currently disabled.")
     if set_property:
         prop = getattr(type(parent), last, None)
         settable = isinstance(prop, property) and prop.fset is not None
