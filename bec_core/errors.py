@@ -47,6 +47,10 @@ class ConnectorError(BECError, ConnectionError):
     """Redis is unreachable, refused the credentials or a command."""
 
 
+class RedisNoAnswerError(ConnectorError, TimeoutError):
+    """Redis did not answer a call within its deadline (down, or frozen); the text says how long."""
+
+
 class RedisServerError(ConnectorError):
     """A local redis-server could not be started or stopped."""
 
@@ -77,6 +81,7 @@ __all__ = [
     "EndpointError",
     "IncompatibleMessageForEndpoint",
     "IncompatibleRedisOperation",
+    "RedisNoAnswerError",
     "RedisServerError",
     "RequestTimeoutError",
     "ScanError",

@@ -34,7 +34,7 @@ from bec_core.client.errors import (
 )
 from bec_core.client.events import EventHub
 from bec_core.client.history import ScanHistory
-from bec_core.client.movement import MoveStatus, move_targets, where_motors
+from bec_core.client.movement import MoveStatus, check_limits, move_targets, where_motors
 from bec_core.client.queue import QueueControl
 from bec_core.client.report import Liveness, ScanReport
 from bec_core.client.scans import Scans, unknown_scan_text
@@ -351,12 +351,12 @@ class BECClient:
     # ------------------------------------------------------------------ moves
     def mv(self, *args: Any, relative: bool = False) -> MoveStatus:
         """Start moves without waiting: ``mv(dev.samx, 1, dev.samy, 2)``; ``.wait()`` on the result."""
-        move_targets(self, args)
+        check_limits(self, move_targets(self, args), relative)
         return self.run_scan("mv", args, {"relative": relative, "hide_report": True})  # type: ignore[return-value]
 
     def umv(self, *args: Any, relative: bool = False) -> MoveStatus:
         """Move and wait until every motor arrived (the shell shows the readbacks live)."""
-        move_targets(self, args)
+        check_limits(self, move_targets(self, args), relative)
         status: MoveStatus = self.run_scan("umv", args, {"relative": relative})  # type: ignore[assignment]
         return status.wait()
 

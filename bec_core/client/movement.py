@@ -138,3 +138,30 @@ def where_motors(client: BECClient, devices: tuple[Any, ...] = ()) -> list[dict[
             }
         )
     return rows
+
+
+def check_limits(client: BECClient, targets: dict[str, float], relative: bool) -> None:
+    """Refuse a move outside a motor's travel limits before anything is sent.
+
+    The server accepts such a move and the device refuses it with a LimitError
+    alarm, as stock BEC does for stock clients; our client says so up front, so
+    no move line is shown and nothing is sent.
+
+    Raises:
+        DeviceError: names the motor, the target and the limits.
+    """
+    for name, target in targets.items():
+        proxy = client.dev.get(name)
+        if proxy is None or not hasattr(proxy, "limits"):
+            continue
+        low, high = (float(v) for v in proxy.limits)
+        if low >= high:  # [0, 0]: no limits
+            continue
+        goal = float(target)
+        if relative:
+            position = proxy.position
+            if position is None:
+                continue
+            goal += float(position)
+        if not low <= goal <= high:
+            raise DeviceError(f"{name}: target {goal:g} outside limits [{low:g}, {high:g}]")

@@ -9,6 +9,7 @@ abort it. Errors from the stack (``BECError``) are shown as one line.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -165,6 +166,9 @@ def _ipython(client: BECClient, reporter: ShellReporter) -> int:
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
     on_connection_error = _connection_error_handler(client)
+    # The shell says in one line when the stack is gone; the connector's own outage
+    # warnings ("Redis unavailable; retrying") would only repeat it around that line.
+    logging.getLogger("bec_core.redis_connector.retry").setLevel(logging.ERROR)
 
     def on_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
         if issubclass(etype, (RedisConnectionError, RedisTimeoutError, ConnectionError)):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from bec_core.endpoints import EndpointInfo
+from bec_core.errors import RedisNoAnswerError
 from bec_core.redis_connector.async_connector import AsyncRedisConnector
 from bec_core.redis_connector.base import ConnectorStats, MessageObject, Topic
 
@@ -79,7 +80,7 @@ class RedisConnector:
             return future.result(timeout if timeout is not None else self.timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise TimeoutError(f"Redis did not answer within {timeout or self.timeout} s") from None
+            raise RedisNoAnswerError(f"Redis did not answer within {timeout or self.timeout} s") from None
 
     @property
     def async_connector(self) -> AsyncRedisConnector:

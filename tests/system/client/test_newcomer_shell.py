@@ -69,7 +69,7 @@ def test_shell_first_hour(stack: Stack) -> None:
         out = command(shell, "bec.last_scan.scan.num_points")
         assert re.search(r"\b3\b", out)
         out = command(shell, "help(scans.line_scan)")  # PAGER=cat: the text without a pager
-        assert "(*args, steps: int, relative: bool, exp_time: float [s] = 0.0" in out, out
+        assert "(*args, steps: int, relative: bool, exp_time: float [s] = 0" in out, out
         assert "Annotated" not in out and "ScanArgument" not in out
         shell.sendline("exit")
         shell.expect(pexpect.EOF)
