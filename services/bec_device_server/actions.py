@@ -17,6 +17,7 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import DeviceReqStatusMessage
 from bec_device_server.bridge import call, run_action
 from bec_device_server.devices import stoppable
+from bec_device_server.error_info import error_info
 from bec_device_server.errors import DeviceActionError, InstructionError
 from bec_device_server.jobs import Job, param, resolve_target
 from bec_device_server.point import run_point
@@ -82,6 +83,7 @@ class Actions:
         target = resolve_target(entry, name)
         entry.last_metadata = job.metadata
         success = False
+        failure: BaseException | None = None
         try:
             await run_action(
                 server.loop,
@@ -94,12 +96,16 @@ class Actions:
                 inline=entry.inline and target is entry.obj,
             )
             success = True
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             if job.metadata.get("response") and job.metadata.get("RID"):
                 rid = job.metadata["RID"]
-                msg = DeviceReqStatusMessage(
-                    device=name, success=success, request_id=rid, metadata={**job.metadata, "action": "set"}
-                )
+                # as stock: error_info (None on success) is what a stock client raises as its alarm
+                info = None if failure is None else error_info(failure, name)
+                metadata = {**job.metadata, "action": "set", "error_info": info}
+                msg = DeviceReqStatusMessage(device=name, success=success, request_id=rid, metadata=metadata)
                 await server.connector.xadd(
                     MessageEndpoints.device_req_status(rid), {"data": msg}, expire=3600, pipe=job.pipe
                 )

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 
 from bec_core.endpoints import MessageEndpoints
-from bec_core.errors import BECError, EncodeError
-from bec_core.messages import DeviceInstructionMessage, DeviceInstructionResponse, ErrorInfo
+from bec_core.errors import EncodeError
+from bec_core.messages import DeviceInstructionMessage, DeviceInstructionResponse
 from bec_core.redis_connector.base import StreamEntry
 from bec_core.serialization import CODEC_KEY, dumps
 from bec_device_server.actions import default_timeout
-from bec_device_server.devices import describe_exception
+from bec_device_server.error_info import error_info
 from bec_device_server.errors import DeviceActionError, InstructionError
 from bec_device_server.expiry import InstructionExpired, ScanStates
 from bec_device_server.jobs import Job
@@ -41,22 +41,6 @@ CACHE_SIZE = 1000
 _STREAM = MessageEndpoints.device_instructions()
 _STREAM_KEY = _STREAM.endpoint
 _REPLY_KEY = MessageEndpoints.device_instructions_response().endpoint
-
-
-def error_info(exc: BaseException, device: Any) -> ErrorInfo:
-    """ErrorInfo for an error reply: full text, one line, exception type, device(s)."""
-    if isinstance(exc, BECError):
-        full = compact = str(exc)
-        compact = compact.splitlines()[0] if compact else type(exc).__name__
-    else:
-        full, compact = describe_exception(exc)
-    exc_type = getattr(exc, "exception_type", None) or type(exc).__name__
-    return ErrorInfo(
-        error_message=full,
-        compact_error_message=compact,
-        exception_type=exc_type,
-        device=getattr(exc, "device", None) or device,
-    )
 
 
 class InstructionProcessor:

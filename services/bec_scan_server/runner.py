@@ -124,18 +124,15 @@ class Runner:
             return
         await publish_alarm(self.connector, MAJOR, error_info(exc, item.scan.devices()), {"RID": item.rid})
         if isinstance(exc, LimitError):  # refused before any device moved: tell the move's waiters
-            await self._moves_refused(item)
+            await self._moves_refused(item, exc)
 
-    async def _moves_refused(self, item: QueueItem) -> None:
-        """A failed ``device_req_status`` per motor, as the device server writes for a failed set."""
+    async def _moves_refused(self, item: QueueItem, exc: BaseException) -> None:
+        """A failed ``device_req_status`` per motor, as the device server writes for a failed set
+        (with ``error_info``, which a stock client raises as the move's alarm)."""
         pipe = self.connector.pipeline()
         for motor in item.scan.motors():
-            msg = DeviceReqStatusMessage(
-                device=motor,
-                success=False,
-                request_id=item.rid,
-                metadata={"RID": item.rid, "action": "set", "error": "LimitError"},
-            )
+            metadata = {"RID": item.rid, "action": "set", "error_info": error_info(exc, motor)}
+            msg = DeviceReqStatusMessage(device=motor, success=False, request_id=item.rid, metadata=metadata)
             await self.connector.xadd(
                 MessageEndpoints.device_req_status(item.rid), {"data": msg}, expire=3600, pipe=pipe
             )
