@@ -191,6 +191,10 @@ class QueueManager:
         item.status = "COMPLETED" if ok else "STOPPED"
         if not ok and item.reason == "alarm" and self.settings.scan_server.pause_queue_on_failure:
             queue.paused = True
+        elif queue.paused and not queue.pending:
+            # as stock: a paused queue with nothing left to run goes back to RUNNING (an aborted
+            # paused scan leaves the queue ready for the next one)
+            queue.paused = False
         pipe = self.connector.pipeline()
         await self.connector.set_and_publish(
             MessageEndpoints.scan_queue_status(), self.status_message(), pipe=pipe

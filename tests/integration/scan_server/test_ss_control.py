@@ -47,6 +47,22 @@ async def test_pause_resume_abort(conn, rec):
     await rec.wait_for(lambda: not rec.msgs["queue"][-1].queue["primary"].info, "queue emptied")
 
 
+async def test_aborting_a_paused_scan_leaves_an_empty_queue_running(conn, rec):
+    """As stock: a paused queue with nothing left to run goes back to RUNNING (e2e test_scan_abort)."""
+    msg = slow_scan()
+    assert (await submit(conn, rec, msg)).accepted
+    scan_id = await scan_id_of(rec, msg.metadata["RID"])
+    await rec.wait_for(lambda: len(rec.segments(scan_id)) >= 3, "first points")
+    await modify(conn, "pause")
+    await rec.wait_for(lambda: rec.msgs["queue"][-1].queue["primary"].status == "PAUSED", "queue PAUSED")
+    await modify(conn, "abort", scan_id=scan_id)
+    await rec.wait_for(lambda: "aborted" in rec.statuses(scan_id), "aborted")
+    await rec.wait_for(
+        lambda: (q := rec.msgs["queue"][-1].queue["primary"]).status == "RUNNING" and not q.info,
+        "queue RUNNING and empty",
+    )
+
+
 async def test_halt_and_user_completed(conn, rec):
     for action, expected in (("halt", "halted"), ("user_completed", "user_completed")):
         msg = slow_scan()
