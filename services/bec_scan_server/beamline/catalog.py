@@ -32,14 +32,18 @@ class Target:
 
 
 def _find_sub_device(info: dict[str, Any], dotted: str) -> dict[str, Any] | None:
+    """The sub-device ``dotted`` (``x``, ``z.zsub``) of a device_info: stock's shape names each one
+    by ``device_attr_name`` relative to its parent (an older shape: ``device_dotted_name``)."""
+    head, _, rest = dotted.partition(".")
     for sub in info.get("sub_devices") or []:
         if not isinstance(sub, dict):
             continue
         if sub.get("device_dotted_name") == dotted:
             return sub
-        found = _find_sub_device(sub, dotted)
-        if found is not None:
-            return found
+        if sub.get("device_attr_name") == head:
+            found = _find_sub_device(sub, rest) if rest else sub
+            if found is not None:
+                return found
     return None
 
 
