@@ -45,6 +45,7 @@ from bec_lib.messages import BECStatus
 from bec_lib.redis_connector import RedisConnector
 conn = RedisConnector(sys.argv[1])
 deadline = time.monotonic() + float(sys.argv[2])
+POLL_S = 0.2  # the keys are read again at this pace until the deadline
 while True:
     names = {}
     for key in conn.keys(MessageEndpoints.service_status("*")) or []:
@@ -59,7 +60,7 @@ while True:
     if time.monotonic() > deadline:
         print(", ".join(missing))
         sys.exit(1)
-    time.sleep(0.2)
+    time.sleep(POLL_S)
 """
 
 

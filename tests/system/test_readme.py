@@ -18,6 +18,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from bec_core.launcher.specs import SERVICES
 from bec_core.redis_server import free_port
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(900)]
@@ -104,4 +105,4 @@ def test_readme_try_it_commands_work_in_order(tmp_path: Path) -> None:
             timeout=120,
         )
     assert stop == ".venv/bin/bec-server stop"
-    assert stopped.returncode == 0 and stopped.stdout.count("stopped") == 3, stopped.stdout + stopped.stderr
+    assert stopped.returncode == 0 and stopped.stdout.count("stopped") == len(SERVICES) + 1, stopped.stdout + stopped.stderr

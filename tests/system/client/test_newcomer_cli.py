@@ -288,8 +288,35 @@ def test_a_failed_device_is_refused_by_name_before_a_number_is_taken(tmp_path: P
 
 def test_umv_piped_prints_one_complete_line(stack: Stack) -> None:
     """Item 13: `umv` into a pipe writes one line, from → to and where the motor is, with its newline."""
-    run(stack, "scan", "umv", "samx", "0.5", "--no-relative")
+    first = run(stack, "scan", "umv", "samx", "0.5", "--no-relative")
+    assert first.returncode == 0, first.stderr
+    # "from" is the last published readback: wait until the first move's final one is out
+    _wait_for_readback(stack, "samx", 0.5)
     result = run(stack, "scan", "umv", "samx", "1", "--no-relative")
     assert result.returncode == 0, result.stderr
     assert result.stdout.endswith("\n") and result.stdout.count("\n") == 1, repr(result.stdout)
     assert re.fullmatch(r"samx 0\.5 → 1 \(at 1\)\n", result.stdout), repr(result.stdout)
+
+
+def _wait_for_readback(stack: Stack, device: str, value: float, timeout: float = 30.0) -> None:
+    """Until ``device``'s published readback is ``value`` (a key that nothing announces to a
+    plain reader here: read with a short back-off, within a deadline)."""
+    import time
+
+    from waiting import POLL_S
+
+    from bec_core.endpoints import MessageEndpoints
+    from bec_core.redis_connector import RedisConnector
+
+    conn = RedisConnector(stack.address)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = conn.get(MessageEndpoints.device_readback(device))
+            current = msg.signals.get(device, {}).get("value") if msg is not None else None
+            if current is not None and abs(float(current) - value) < 1e-6:
+                return
+            assert time.monotonic() < deadline, f"{device} readback {current}, not {value}, after {timeout} s"
+            time.sleep(POLL_S)
+    finally:
+        conn.shutdown()
