@@ -39,12 +39,14 @@ async def return_to_start(
     scan: ScanBase,
     deadline: float,
     metadata: dict[str, Any],
+    severity: int = MAJOR,
 ) -> bool:
     """Move a relative scan's motors back to their start positions within ``deadline`` seconds.
 
     Returns True if they arrived (or there was nothing to do). A failure or a
-    missed deadline raises an alarm naming the motors and returns False; it
-    never raises (the scan's own end must still be published).
+    missed deadline raises an alarm naming the motors (``severity``: MAJOR, or
+    MINOR after a scan that already failed with its own alarm) and returns
+    False; it never raises (the scan's own end must still be published).
     """
     targets = start_positions(scan, mover.positions)
     if not targets:
@@ -65,7 +67,7 @@ async def return_to_start(
             device=list(targets) if len(targets) > 1 else next(iter(targets)),
         )
         try:
-            await publish_alarm(connector, MAJOR, info, metadata)
+            await publish_alarm(connector, severity, info, metadata)
         except Exception as alarm_exc:  # Redis trouble: the log line above is all we can do
             log.error("could not publish the return-to-start alarm: %s", alarm_exc)
         return False

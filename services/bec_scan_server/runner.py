@@ -38,7 +38,14 @@ from bec_scan_server.context import Control, ScanContext
 from bec_scan_server.devices import DeviceRegistry, LimitError, owned_devices, position_of
 from bec_scan_server.instructions import DeviceServerLost, InstructionClient
 from bec_scan_server.numbers import NumberAllocator
-from bec_scan_server.publisher import MAJOR, DataPublisher, error_info, publish_alarm, publish_scan_status
+from bec_scan_server.publisher import (
+    MAJOR,
+    MINOR,
+    DataPublisher,
+    error_info,
+    publish_alarm,
+    publish_scan_status,
+)
 from bec_scan_server.queue import QueueItem
 from bec_scan_server.returns import return_to_start
 
@@ -229,17 +236,20 @@ class Runner:
             if not isinstance(exc, DeviceServerLost):
                 owned = owned_devices(item.readout_priority)
                 await self._cleanup(ctx, staged, stop=bool(owned), stop_devices=owned)
-                await self._return(ctx)
+                # the scan's error is already its MAJOR alarm: a failed return after it is a MINOR
+                # one, so a client (stock's scan_repeat) sees the scan's error, not a second one
+                await self._return(ctx, severity=MINOR)
             await self._finish(ctx, "aborted", "alarm", note=info.compact_error_message, opened=opened)
             return False
 
-    async def _return(self, ctx: ScanContext) -> None:
+    async def _return(self, ctx: ScanContext, severity: int = MAJOR) -> None:
         """A relative scan's motors back to their start positions (bounded; an alarm if not)."""
         if not self.instructions.liveness.alive:
             return
         t = self.settings.timeouts
         meta = {"scan_id": ctx.item.scan_id, "RID": ctx.item.rid}
-        await return_to_start(self.connector, ctx, ctx.item.scan, t.device_action + t.instruction_reply, meta)
+        deadline = t.device_action + t.instruction_reply
+        await return_to_start(self.connector, ctx, ctx.item.scan, deadline, meta, severity=severity)
 
     async def _device_server_up(self) -> None:
         """Wait (at most ``timeouts.instruction_reply``) for a live device server."""
