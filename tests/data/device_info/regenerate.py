@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+POLL_S = 0.2  # pace of the deadline-bounded polls below
+
 HERE = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("BEC_STOCK_VENV", "/work/stockvenv"))
 PORT = int(os.environ.get("BEC_REF_REDIS_PORT", "6400"))
@@ -36,7 +38,7 @@ def _wait(predicate, what: str, seconds: float) -> None:
     while not predicate():
         if time.monotonic() > deadline:
             raise TimeoutError(f"waited {seconds} s for {what}")
-        time.sleep(0.2)
+        time.sleep(POLL_S)
 
 
 def main() -> int:

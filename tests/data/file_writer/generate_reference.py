@@ -30,6 +30,8 @@ import threading
 import time
 from pathlib import Path
 
+POLL_S = 0.2  # pace of the deadline-bounded polls below
+
 HERE = Path(__file__).resolve().parent
 DEVICES = """
 samx: {readoutPriority: baseline, deviceClass: ophyd_devices.SimPositioner, deviceConfig: {delay: 1, limits: [-50, 50], tolerance: 0.01, update_frequency: 400}, deviceTags: [user motors], enabled: true, readOnly: false}
@@ -55,7 +57,7 @@ def _wait_for(predicate, what: str, timeout: float = 120.0) -> None:
     while not predicate():
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.2)
+        time.sleep(POLL_S)
 
 
 def main() -> None:

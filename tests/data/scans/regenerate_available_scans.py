@@ -29,6 +29,8 @@ import redis
 
 from bec_core.redis_server import RedisServer
 
+POLL_S = 0.2  # pace of the deadline-bounded polls below
+
 HERE = Path(__file__).parent
 OUT = HERE / "stock_available_scans.json"
 
@@ -86,7 +88,7 @@ def main() -> None:
             while not client.exists("info/scans/available_scans"):
                 if time.monotonic() > deadline or server.poll() is not None:
                     sys.exit("stock scan server did not publish available_scans")
-                time.sleep(0.2)
+                time.sleep(POLL_S)
             out = subprocess.run(
                 [str(stock_python()), "-c", _DECODE, str(args.port)],
                 check=True,

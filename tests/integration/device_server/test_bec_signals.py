@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from bec_lib.serialization import MsgpackSerialization
 from dshelpers import DEADLINE, Requester
+from waiting import POLL_S
 
 from bec_core import messages
 from bec_core.endpoints import MessageEndpoints
@@ -139,5 +140,5 @@ async def test_async_data_outside_a_scan_is_not_published(
     assert publisher is not None
     async with asyncio.timeout(DEADLINE):
         while publisher.stats.refused < 1:  # the waveform's async put was seen and refused
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(POLL_S)
     assert await conn.redis.keys("info/devices/async_signal/*") == []

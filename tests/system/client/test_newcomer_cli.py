@@ -316,7 +316,8 @@ def _wait_for_readback(stack: Stack, device: str, value: float, timeout: float =
             current = msg.signals.get(device, {}).get("value") if msg is not None else None
             if current is not None and abs(float(current) - value) < 1e-6:
                 return
-            assert time.monotonic() < deadline, f"{device} readback {current}, not {value}, after {timeout} s"
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{device} readback {current}, not {value}, after {timeout} s")
             time.sleep(POLL_S)
     finally:
         conn.shutdown()

@@ -22,6 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))
 
 from stack import TEST_DEVICES, Stack
+from waiting import POLL_S
 
 from bec_core.client import BECClient
 
@@ -96,7 +97,7 @@ def _wait_for(check: Any, timeout: float) -> bool:
     while not check():
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.01)
+        time.sleep(POLL_S)
     return True
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import redis
 import yaml
+from waiting import POLL_S
 
 from bec_core.config import RedisSettings
 from bec_core.launcher import heartbeats
@@ -94,7 +95,7 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
+        time.sleep(POLL_S)
 
 
 class ExpiryWatch:
