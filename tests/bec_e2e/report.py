@@ -28,6 +28,9 @@ def compatibility_markdown(record: dict[str, Any], exp: Expectations, stock: dic
         "compares every test id with `tests/bec_e2e/expectations.yaml`: a must-pass that fails, or a known",
         "gap that passes, fails the test run.",
         "",
+        "Stock's column is `stock_results` in the expectations file: stock BEC 4.3.2's six services on",
+        "this kind of machine (2 cores), same files, same client; `run_bec_e2e.py --stock` measures it again.",
+        "",
         "| file | bec-core passed | run | stock BEC 4.3.2 passed (same machine) |",
         "|---|---:|---:|---:|",
     ]
