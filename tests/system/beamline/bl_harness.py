@@ -8,11 +8,10 @@ ScanInterlockHli`` (they need only a client's ``connector``), the stock
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
+
+from stock_follower import Follower as StockFollower
 
 DEADLINE = 30.0
 
@@ -36,31 +35,8 @@ beam:
 """
 
 
-class Follower:
+class Follower(StockFollower):
     """Keeps what stock bec_lib receives; tests wait on conditions with a deadline."""
-
-    def __init__(self) -> None:
-        self.msgs: dict[str, list[Any]] = defaultdict(list)
-        self.cond = threading.Condition()
-
-    def cb(self, msg: Any, name: str) -> None:
-        value = msg.value if hasattr(msg, "value") else msg.get("data", msg)
-        values = value if isinstance(value, list) else [value]
-        with self.cond:
-            self.msgs[name].extend(values)
-            self.cond.notify_all()
-
-    def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-        with self.cond:
-            result = self.cond.wait_for(predicate, timeout)
-        assert result, f"timed out after {timeout} s waiting for {what}"
-        return result
-
-    def statuses(self, scan_id: str) -> list[str]:
-        return [m.status for m in self.msgs["status"] if m.scan_id == scan_id]
-
-    def points(self, scan_id: str) -> list[int]:
-        return [m.point_id for m in self.msgs["segment"] if m.scan_id == scan_id]
 
     def queue_status(self) -> str | None:
         return self.msgs["queue"][-1].queue["primary"].status if self.msgs["queue"] else None

@@ -4,14 +4,12 @@ driven by stock bec_lib 4.3.2 exactly as a stock client drives BEC."""
 from __future__ import annotations
 
 import signal
-import threading
 import uuid
-from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from ss_harness import ROOT, device_server, scan_server
+from stock_follower import Follower as StockFollower
 
 from bec_core.redis_server import RedisServer
 
@@ -20,30 +18,8 @@ DEADLINE = 30.0
 SERVICES = ("ScanServer", "ScanBundler", "DeviceServer")
 
 
-class Follower:
+class Follower(StockFollower):
     """Collects what stock bec_lib receives (its callbacks run in bec_lib's threads)."""
-
-    def __init__(self) -> None:
-        self.msgs: dict[str, list[Any]] = defaultdict(list)
-        self.cond = threading.Condition()
-
-    def cb(self, msg: Any, name: str) -> None:
-        values = msg.value if isinstance(msg.value, list) else [msg.value]
-        with self.cond:
-            self.msgs[name].extend(values)
-            self.cond.notify_all()
-
-    def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-        with self.cond:
-            result = self.cond.wait_for(predicate, timeout)
-        assert result, f"timed out after {timeout} s waiting for {what}"
-        return result
-
-    def statuses(self, scan_id: str) -> list[str]:
-        return [m.status for m in self.msgs["status"] if m.scan_id == scan_id]
-
-    def points(self, scan_id: str) -> list[int]:
-        return [m.point_id for m in self.msgs["segment"] if m.scan_id == scan_id]
 
     def response(self, rid: str) -> Any:
         return next((m for m in self.msgs["response"] if m.metadata.get("RID") == rid), None)
