@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,42 +22,19 @@ DEADLINE = 30.0
 
 sys.path.insert(0, str(DATA))
 from h5layout import describe  # noqa: E402
+from service_proc import Proc  # noqa: E402
 
 __all__ = ["describe"]
 
 
-class Writer:
-    """``bec-file-writer`` as a process, its output in a log file."""
+class Writer(Proc):
+    """``bec-file-writer`` as a process, its output in ``tmp/fw.log``."""
 
     def __init__(self, url: str, tmp: Path, service_config: Path | None = None) -> None:
-        self.args = [str(BIN / "bec-file-writer"), "--redis", url]
+        args = [str(BIN / "bec-file-writer"), "--redis", url]
         if service_config is not None:
-            self.args += ["--service-config", str(service_config)]
-        self.log = tmp / "fw.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Writer:
-        """Start the process."""
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, cwd=self.log.parent)
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        """Send ``sig``, return the exit code."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(5)
-
-    def tail(self, lines: int = 40) -> str:
-        """The end of the writer's output."""
-        return (
-            "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
-        )
+            args += ["--service-config", str(service_config)]
+        super().__init__(args, tmp / "fw.log")
 
 
 async def wait_running(

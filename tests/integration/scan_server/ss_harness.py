@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
 import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from service_proc import Proc
 
 from bec_core.endpoints import EndpointInfo, MessageEndpoints
 from bec_core.messages import BECStatus, ScanQueueMessage, StatusMessage
@@ -39,41 +39,13 @@ disabled_mon:
 """
 
 
-class Proc:
-    """A service started from its entry point, its output in a log file."""
-
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-        self.args, self.log, self.env = args, log, env
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Proc:
-        """Start the process (with ``env`` added to the environment, if given)."""
-        out = self.log.open("ab")
-        env = {**os.environ, **self.env} if self.env else None
-        self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-        out.close()
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        """Send ``sig`` and wait for the exit code."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(5)
-
-    def tail(self, lines: int = 40) -> str:
-        """The end of the process output (for failure messages)."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
 def device_server(url: str, config: Path, log_dir: Path) -> Proc:
     """``bec-device-server --redis URL --config FILE``."""
-    return Proc([str(BIN / "bec-device-server"), "--redis", url, "--config", str(config)], log_dir / "ds.log")
+    return Proc(
+        [str(BIN / "bec-device-server"), "--redis", url, "--config", str(config)],
+        log_dir / "ds.log",
+        cwd=ROOT,
+    )
 
 
 def scan_server(
@@ -83,7 +55,7 @@ def scan_server(
     args = [str(BIN / "bec-scan-server"), "--redis", url]
     if service_config is not None:
         args += ["--service-config", str(service_config)]
-    return Proc(args, log_dir / "ss.log", env)
+    return Proc(args, log_dir / "ss.log", env, cwd=ROOT)
 
 
 def write_devices(path: Path, extra: str = FAILING_DEVICE) -> Path:

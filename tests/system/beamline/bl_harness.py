@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from stock_follower import Follower as StockFollower
+from stock_follower import stock_request
 
 DEADLINE = 30.0
 
@@ -66,14 +67,8 @@ def submit(env: dict[str, Any], scan_type: str, args: dict[str, list], **kwargs:
     from bec_lib.device import DeviceBase
 
     messages, E, f = env["messages"], env["E"], env["follower"]
-    rid = str(uuid.uuid4())
-    kwargs.setdefault("system_config", {"file_suffix": None, "file_directory": None})
-    msg = messages.ScanQueueMessage(
-        scan_type=scan_type,
-        parameter={"args": {DeviceBase(name=n): v for n, v in args.items()}, "kwargs": kwargs},
-        queue="primary",
-        metadata={"RID": rid, "client_info": {"acl_user": "default", "username": "t", "hostname": "h"}},
-    )
+    msg = stock_request(messages, scan_type, {DeviceBase(name=n): v for n, v in args.items()}, **kwargs)
+    rid = msg.metadata["RID"]
     env["connector"].send(E.scan_queue_request("default"), msg)
     response = f.wait_for(
         lambda: next((m for m in f.msgs["response"] if m.metadata.get("RID") == rid), None), "response"

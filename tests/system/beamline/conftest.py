@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -15,22 +14,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration" / "sc
 
 from bl_harness import DEVICES, FakeClient, Follower, servers_running
 from ss_harness import device_server, scan_server
+from stock_follower import stock_modules
 
 from bec_core.redis_server import RedisServer
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    try:
-        from bec_lib import messages
-        from bec_lib.bl_state_manager import BeamlineStateManager
-        from bec_lib.builtin_actor_hli import ScanInterlockHli
-        from bec_lib.endpoints import MessageEndpoints
-        from bec_lib.redis_connector import RedisConnector
-    except ImportError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"stock bec_lib is required on CI: {exc}")
-        pytest.skip(f"stock bec_lib not importable: {exc}")
+    messages, bl_state_manager, builtin_actor_hli, endpoints, redis_connector = stock_modules(
+        "messages", "bl_state_manager", "builtin_actor_hli", "endpoints", "redis_connector"
+    )
+    BeamlineStateManager = bl_state_manager.BeamlineStateManager
+    ScanInterlockHli = builtin_actor_hli.ScanInterlockHli
+    MessageEndpoints = endpoints.MessageEndpoints
+    RedisConnector = redis_connector.RedisConnector
     tmp = tmp_path_factory.mktemp("beamline")
     devices = tmp / "devices.yaml"
     devices.write_text(DEVICES)

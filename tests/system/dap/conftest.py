@@ -3,7 +3,6 @@ processes, observed and driven by stock bec_lib 4.3.2."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -11,7 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dap_stack import DEVICES, HEARTBEATS, Observer, service
+from dap_stack import DEVICES, HEARTBEATS, service
+from stock_follower import Follower, stock_modules
 
 from bec_core.redis_server import RedisServer
 
@@ -19,26 +19,17 @@ from bec_core.redis_server import RedisServer
 @pytest.fixture(scope="module")
 def bec_lib():
     """Stock bec_lib's pieces; skip without it (fail on CI)."""
-    try:
-        from bec_lib import messages
-        from bec_lib.bec_service import BECService
-        from bec_lib.dap_plugins import DAPPlugins
-        from bec_lib.device import DeviceBase
-        from bec_lib.endpoints import MessageEndpoints
-        from bec_lib.redis_connector import RedisConnector
-        from bec_lib.service_config import ServiceConfig
-    except ImportError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"stock bec_lib is required on CI: {exc}")
-        pytest.skip(f"stock bec_lib not importable: {exc}")
+    messages, bec_service, dap_plugins, device, endpoints, redis_connector, service_config = stock_modules(
+        "messages", "bec_service", "dap_plugins", "device", "endpoints", "redis_connector", "service_config"
+    )
     return {
         "messages": messages,
-        "BECService": BECService,
-        "DAPPlugins": DAPPlugins,
-        "DeviceBase": DeviceBase,
-        "E": MessageEndpoints,
-        "RedisConnector": RedisConnector,
-        "ServiceConfig": ServiceConfig,
+        "BECService": bec_service.BECService,
+        "DAPPlugins": dap_plugins.DAPPlugins,
+        "DeviceBase": device.DeviceBase,
+        "E": endpoints.MessageEndpoints,
+        "RedisConnector": redis_connector.RedisConnector,
+        "ServiceConfig": service_config.ServiceConfig,
     }
 
 
@@ -50,7 +41,7 @@ def system(tmp_path_factory, bec_lib):
     redis = RedisServer(persistence="none", data_dir=tmp, log_file=tmp / "redis.log").start()
     E, messages = bec_lib["E"], bec_lib["messages"]
     connector = bec_lib["RedisConnector"](redis.address)
-    observer = Observer()
+    observer = Follower()
     for name, ep in {
         "status": E.scan_status(),
         "fits": E.processed_data("GaussianModel"),

@@ -9,13 +9,12 @@ bec-core's device info, see reference/bec-e2e-gaps.md S2), so the test runs stoc
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
 import h5py
 import pytest
+from stock_follower import stock_request
 
 
 def test_our_client_waits_for_the_file(stack: dict) -> None:
@@ -47,24 +46,7 @@ def test_stock_scan_report_waits_for_the_file(stack: dict) -> None:
     connector = RedisConnector(url)
     try:
         client = SimpleNamespace(queue=ScanManager(connector), callbacks=CallbackHandler())
-        request = messages.ScanQueueMessage(
-            scan_type="line_scan",
-            parameter={
-                "args": ["samx", -1, 1],
-                "kwargs": {
-                    "steps": 6,
-                    "exp_time": 0,
-                    "relative": False,
-                    "system_config": {"file_suffix": None, "file_directory": None},
-                },
-            },
-            queue="primary",
-            metadata={
-                "RID": str(uuid.uuid4()),
-                "user_metadata": {},
-                "client_info": {"acl_user": "default", "username": os.environ.get("USER", "x")},
-            },
-        )
+        request = stock_request(messages, "line_scan", ["samx", -1, 1], steps=6, exp_time=0, relative=False)
         report = ScanReport.from_request(request, client=client)
         connector.send(MessageEndpoints.scan_queue_request("default"), request)
         report.wait(timeout=60, file_written=True)  # stock's default; returns only once the file is done

@@ -4,12 +4,12 @@ driven by stock bec_lib 4.3.2 exactly as a stock client drives BEC."""
 from __future__ import annotations
 
 import signal
-import uuid
 from typing import Any
 
 import pytest
 from ss_harness import ROOT, device_server, scan_server
 from stock_follower import Follower as StockFollower
+from stock_follower import stock_request
 
 from bec_core.redis_server import RedisServer
 
@@ -92,20 +92,8 @@ def send_request(env: dict, scan_type: str, args: Any, **kwargs: Any) -> Any:
     messages, Device, E = env["messages"], env["Device"], env["E"]
     if isinstance(args, dict):
         args = {Device(name=name): values for name, values in args.items()}
-    rid = str(uuid.uuid4())
-    kwargs.setdefault("system_config", {"file_suffix": None, "file_directory": None})
-    msg = messages.ScanQueueMessage(
-        scan_type=scan_type,
-        parameter={"args": args, "kwargs": kwargs},
-        queue="primary",
-        metadata={
-            "file_suffix": None,
-            "file_directory": None,
-            "user_metadata": {},
-            "RID": rid,
-            "client_info": {"acl_user": "default", "username": "tester", "hostname": "here"},
-        },
-    )
+    msg = stock_request(messages, scan_type, args, **kwargs)
+    rid = msg.metadata["RID"]
     env["connector"].send(E.scan_queue_request("default"), msg)
     follower = env["follower"]
     return follower.wait_for(lambda: follower.response(rid), f"response to {scan_type}")
