@@ -13,59 +13,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bec_server_stack import BEC_SERVER, TEST_DEVICES, Stack, stack_in
 
-from bec_core.launcher.procs import is_alive, stop_processes
+from bec_core.launcher.procs import is_alive
 from bec_core.launcher.specs import SERVICES
-from bec_core.redis_server import RedisServer, free_port
+from bec_core.redis_server import RedisServer
 
 pytestmark = pytest.mark.system
 
-REPO = Path(__file__).resolve().parents[3]
-BEC_SERVER = str(Path(sys.executable).parent / "bec-server")
-TEST_DEVICES = REPO / "config" / "devices" / "test.yaml"
 
 #: What ``bec-server start`` runs: every service key and every heartbeat name it publishes.
 KEYS = [spec.key for spec in SERVICES]
 HEARTBEATS = [hb for spec in SERVICES for hb in spec.heartbeats]
 
 
-class Stack:
-    """One state directory and Redis address for ``bec-server`` commands."""
-
-    def __init__(self, state: Path, redis: str, env: dict[str, str] | None = None) -> None:
-        self.state = state
-        self.redis = redis
-        self.env = {**os.environ, **(env or {})}
-
-    def run(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        """Run ``bec-server VERB ...`` with this stack's state dir and Redis."""
-        return subprocess.run(
-            [BEC_SERVER, *args, *self.where],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=self.env,
-        )
-
-    @property
-    def where(self) -> list[str]:
-        """``--state-dir DIR --redis HOST:PORT``."""
-        return ["--state-dir", str(self.state), "--redis", self.redis]
-
-    def pids(self) -> dict[str, int]:
-        """Process ids in the PID files."""
-        run = self.state / "run"
-        return {p.stem: int(p.read_text()) for p in run.glob("*.pid")} if run.is_dir() else {}
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    """A state dir and a free local port; whatever is still running afterwards is killed."""
-    made = Stack(tmp_path / "state", f"127.0.0.1:{free_port()}")
-    seen: set[int] = set()
-    yield made
-    seen.update(made.pids().values())
-    stop_processes([pid for pid in seen if is_alive(pid)], 2.0)
+    """``bec-server`` on a state dir and a free port; what is still running afterwards is stopped."""
+    yield from stack_in(tmp_path)
 
 
 def test_start_status_check_stop(stack: Stack) -> None:
@@ -180,7 +145,9 @@ def test_invalid_device_config_fails_the_start_and_stops_everything(stack: Stack
 
 def test_a_device_that_fails_to_load_is_reported(stack: Stack, tmp_path: Path) -> None:
     config = tmp_path / "devices.yaml"
-    config.write_text(TEST_DEVICES.read_text() + "\nbroken:\n  deviceClass: bec_device_server.sim.SimPositioner\n")
+    config.write_text(
+        TEST_DEVICES.read_text() + "\nbroken:\n  deviceClass: bec_device_server.sim.SimPositioner\n"
+    )
     result = stack.run("start", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "warning: device-server reported:" in result.stdout

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from bec_server_stack import BEC_SERVER, TEST_DEVICES, Stack, stack_in
 from scihub_harness import wait_for
 
-from bec_core.launcher.procs import is_alive, stop_processes
-from bec_core.redis_server import free_port
+from bec_core.launcher.procs import is_alive
 from bec_core.serialization import loads
 
 pytestmark = pytest.mark.system
@@ -25,37 +23,11 @@ from bec_lib import messages as bec_messages  # noqa: E402
 from bec_lib.endpoints import MessageEndpoints as BecEndpoints  # noqa: E402
 from bec_lib.redis_connector import RedisConnector  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[3]
-BEC_SERVER = str(Path(sys.executable).parent / "bec-server")
-TEST_DEVICES = REPO / "config" / "devices" / "test.yaml"
-
-
-class Stack:
-    def __init__(self, state: Path, redis: str) -> None:
-        self.state = state
-        self.redis = redis
-
-    def run(self, *args: str, timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [BEC_SERVER, *args, "--state-dir", str(self.state), "--redis", self.redis],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=dict(os.environ),
-        )
-
-    def pids(self) -> dict[str, int]:
-        run = self.state / "run"
-        return {p.stem: int(p.read_text()) for p in run.glob("*.pid")} if run.is_dir() else {}
-
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    made = Stack(tmp_path / "state", f"127.0.0.1:{free_port()}")
-    seen: set[int] = set()
-    yield made
-    seen.update(made.pids().values())
-    stop_processes([pid for pid in seen if is_alive(pid)], 2.0)
+    """``bec-server`` on a state dir and a free port; what is still running afterwards is stopped."""
+    yield from stack_in(tmp_path)
 
 
 def test_bec_server_start_reports_scihub_running_and_a_restart_request_restarts_the_stack(
