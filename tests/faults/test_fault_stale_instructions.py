@@ -14,30 +14,17 @@ import time
 import uuid
 
 import pytest
-from faultkit import FaultStack
+from faultkit import STREAM, FaultStack, pending_instructions
 from ss_harness import Recorder, all_endpoints, request, scan_id_of, submit, wait_services
 from waiting import until
 
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import DeviceInstructionMessage, DeviceMessage, ScanStatusMessage
 from bec_core.redis_connector import AsyncRedisConnector
-from bec_core.serialization import loads
 
 pytestmark = pytest.mark.system
 
-STREAM = MessageEndpoints.device_instructions().endpoint
 DEADLINE = 30.0
-
-
-async def pending_instructions(client: AsyncRedisConnector) -> list[DeviceInstructionMessage]:
-    """The instructions delivered to the device server's group and not acknowledged."""
-    rows = await client.redis.xpending_range(STREAM, "device_server", "-", "+", 100)
-    out = []
-    for row in rows:
-        found = await client.redis.xrange(STREAM, row["message_id"], row["message_id"])
-        if found:
-            out.append(loads(found[0][1][b"data"]))
-    return out
 
 
 async def kill_ds_mid_point(stack: FaultStack, client: AsyncRedisConnector, rec: Recorder, scan_id: str):

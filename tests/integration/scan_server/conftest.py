@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
-from ss_harness import Proc, Recorder, all_endpoints, device_server, scan_server, wait_services, write_devices
+from ss_harness import Recorder, all_endpoints, scan_stack, wait_services, write_devices
 
 from bec_core.redis_connector import AsyncRedisConnector
-from bec_core.redis_server import RedisServer
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """Redis + ``bec-device-server`` + ``bec-scan-server`` for the module's tests."""
     tmp = tmp_path_factory.mktemp("scan-stack")
-    redis = RedisServer(persistence="none", data_dir=tmp, log_file=tmp / "redis.log").start()
-    config = write_devices(tmp / "devices.yaml")
-    ds = device_server(redis.url, config, tmp).start()
-    ss = scan_server(redis.url, tmp).start()
-    env = {"url": redis.url, "redis": redis, "ds": ds, "ss": ss, "tmp": tmp, "config": config}
-    try:
+    with scan_stack(tmp, write_devices(tmp / "devices.yaml")) as env:
         yield env
-    finally:
-        codes = {name: p.stop() for name, p in (("ss", env["ss"]), ("ds", env["ds"])) if isinstance(p, Proc)}
-        redis.stop()
-        assert codes.get("ss", 0) in (0, -9), Path(tmp / "ss.log").read_text()[-3000:]
+    assert env.get("ss_code", 0) in (0, -9), (tmp / "ss.log").read_text()[-3000:]
 
 
 @pytest.fixture

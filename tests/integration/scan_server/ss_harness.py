@@ -7,7 +7,8 @@ import os
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from bec_core.endpoints import EndpointInfo, MessageEndpoints
 from bec_core.messages import BECStatus, ScanQueueMessage, StatusMessage
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_connector.base import MessageObject
+from bec_core.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -62,6 +64,29 @@ def write_devices(path: Path, extra: str = FAILING_DEVICE) -> Path:
     """The test device set plus a failing and a disabled device."""
     path.write_text(TEST_DEVICES + extra)
     return path
+
+
+@contextmanager
+def scan_stack(
+    tmp: Path, config: Path, service_config: Path | None = None, ss_env: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """redis-server, ``bec-device-server`` (``config``) and ``bec-scan-server`` in ``tmp``.
+
+    Yields a dict (``url``, ``redis``, ``ds``, ``ss``, ``tmp``, ``config``); a caller may add
+    processes of its own. Afterwards every :class:`Proc` in it is stopped, newest first, its exit
+    code kept as ``<name>_code``, and Redis is stopped.
+    """
+    redis = RedisServer(persistence="none", data_dir=tmp, log_file=tmp / "redis.log").start()
+    env: dict[str, Any] = {"url": redis.url, "redis": redis, "tmp": tmp, "config": config}
+    try:
+        env["ds"] = device_server(redis.url, config, tmp).start()
+        env["ss"] = scan_server(redis.url, tmp, service_config, ss_env).start()
+        yield env
+    finally:
+        for name, proc in reversed(list(env.items())):
+            if isinstance(proc, Proc):
+                env[f"{name}_code"] = proc.stop()
+        redis.stop()
 
 
 class Recorder:

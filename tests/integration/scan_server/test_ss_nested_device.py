@@ -5,17 +5,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from ss_harness import (
-    Proc,
     Recorder,
     all_endpoints,
-    device_server,
     request,
     scan_id_of,
-    scan_server,
+    scan_stack,
     submit,
     wait_services,
     write_devices,
@@ -24,7 +21,6 @@ from ss_harness import (
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import AvailableResourceMessage, DeviceMessage
 from bec_core.redis_connector import AsyncRedisConnector
-from bec_core.redis_server import RedisServer
 
 HEXAPOD = """
 hexapod:
@@ -39,15 +35,9 @@ hexapod:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """Redis, the device server (test devices plus a hexapod) and the scan server."""
     tmp = tmp_path_factory.mktemp("nested-stack")
-    redis = RedisServer(persistence="none", data_dir=tmp, log_file=tmp / "redis.log").start()
-    config = write_devices(tmp / "devices.yaml", HEXAPOD)
-    procs = [device_server(redis.url, config, tmp).start(), scan_server(redis.url, tmp).start()]
-    try:
-        yield {"url": redis.url, "tmp": tmp}
-    finally:
-        codes = [p.stop() for p in reversed(procs) if isinstance(p, Proc)]
-        redis.stop()
-        assert codes[0] in (0, -9), Path(tmp / "ss.log").read_text()[-3000:]
+    with scan_stack(tmp, write_devices(tmp / "devices.yaml", HEXAPOD)) as env:
+        yield env
+    assert env.get("ss_code", 0) in (0, -9), (tmp / "ss.log").read_text()[-3000:]
 
 
 @pytest.fixture

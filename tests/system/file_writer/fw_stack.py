@@ -19,9 +19,7 @@ for _path in (
         sys.path.insert(0, str(_path))
 
 from fw_harness import Writer  # noqa: E402
-from ss_harness import Proc, device_server, scan_server, write_devices  # noqa: E402
-
-from bec_core.redis_server import RedisServer  # noqa: E402
+from ss_harness import scan_stack, write_devices  # noqa: E402
 
 MONITORS = "".join(
     f"mon{i:02d}:\n  deviceClass: ophyd_devices.SimMonitor\n  deviceConfig: null\n"
@@ -39,18 +37,8 @@ def service_config(path: Path, base_path: Path) -> Path:
 @contextmanager
 def running_stack(tmp: Path, base_path: Path | None = None) -> Iterator[dict]:
     """Start the four processes (files under ``base_path``, default ``tmp/data``); stop them after."""
-    redis = RedisServer(persistence="none", data_dir=tmp, log_file=tmp / "redis.log").start()
-    config = write_devices(tmp / "devices.yaml", MONITORS)
     services = service_config(tmp / "services.yaml", base_path or tmp / "data")
-    ds = device_server(redis.url, config, tmp).start()
-    ss = scan_server(redis.url, tmp, services).start()
-    fw = Writer(redis.url, tmp, services).start()
-    env = {"url": redis.url, "redis": redis, "ds": ds, "ss": ss, "fw": fw, "tmp": tmp, "services": services}
-    try:
+    with scan_stack(tmp, write_devices(tmp / "devices.yaml", MONITORS), services) as env:
+        env["services"] = services
+        env["fw"] = Writer(env["url"], tmp, services).start()
         yield env
-    finally:
-        for name in ("fw", "ss", "ds"):
-            proc = env[name]
-            if isinstance(proc, (Proc, Writer)):
-                env[f"{name}_code"] = proc.stop()
-        redis.stop()
