@@ -44,23 +44,7 @@ from bec_core.redis_server import RedisServer
 from bench.common import Stats, Table, print_tables, spawn, stop_group
 
 BIN = Path(sys.executable).parent
-DEVICES = """
-samx:
-  deviceClass: bec_device_server.sim.SimPositioner
-  deviceConfig: {delay: 0, limits: [-50, 50], tolerance: 0.01}
-  readoutPriority: baseline
-  enabled: true
-bpm4i:
-  deviceClass: bec_device_server.sim.SimMonitor
-  deviceConfig: null
-  readoutPriority: monitored
-  enabled: true
-beam:
-  deviceClass: bec_device_server.sim.SimPositioner
-  deviceConfig: {delay: 0, limits: [0, 1000], tolerance: 0.01}
-  readoutPriority: baseline
-  enabled: true
-"""
+DEVICES = (Path(__file__).resolve().parents[1] / "config" / "devices" / "interlock.yaml").read_text()
 TIMEOUT = 60.0
 
 

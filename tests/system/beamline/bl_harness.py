@@ -9,6 +9,7 @@ ScanInterlockHli`` (they need only a client's ``connector``), the stock
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from stock_follower import Follower as StockFollower
@@ -17,23 +18,7 @@ from stock_follower import stock_request
 DEADLINE = 30.0
 
 #: Small device set: an instant motor, a monitor, and the "beam" intensity (set on the device server).
-DEVICES = """
-samx:
-  deviceClass: bec_device_server.sim.SimPositioner
-  deviceConfig: {delay: 0, limits: [-50, 50], tolerance: 0.01}
-  readoutPriority: baseline
-  enabled: true
-bpm4i:
-  deviceClass: bec_device_server.sim.SimMonitor
-  deviceConfig: null
-  readoutPriority: monitored
-  enabled: true
-beam:
-  deviceClass: bec_device_server.sim.SimPositioner
-  deviceConfig: {delay: 0, limits: [0, 1000], tolerance: 0.01}
-  readoutPriority: baseline
-  enabled: true
-"""
+DEVICES = (Path(__file__).resolve().parents[3] / "config" / "devices" / "interlock.yaml").read_text()
 
 
 class Follower(StockFollower):

@@ -37,6 +37,10 @@ def scan_number_and_samx(bec) -> tuple[int | None, float]:
     return bec.next_scan_number, float(bec.dev.samx.read(cached=False)["samx"]["value"])
 
 
+#: A scan long enough to be interrupted: 200 points of 50 ms.
+SLOW_SCAN = ["scan", "line_scan", "samx", "-1", "1", "--steps", "200", "--exp-time", "0.05", "--no-relative"]
+
+
 def test_a_failing_command_sends_nothing(stack: Stack, bec, tmp_path: Path) -> None:
     """Item 1: every option and dependency is checked before the request goes out."""
     before = scan_number_and_samx(bec)
@@ -161,20 +165,7 @@ def test_ctrl_c_asks_in_a_terminal_and_abort_stops_the_scan(stack: Stack, bec) -
     """Item 7: Ctrl-C in the CLI asks pause/resume/abort; abort ends the scan on the server."""
     cli = pexpect.spawn(
         BEC,
-        [
-            "--redis",
-            stack.address,
-            "scan",
-            "line_scan",
-            "samx",
-            "-1",
-            "1",
-            "--steps",
-            "200",
-            "--exp-time",
-            "0.05",
-            "--no-relative",
-        ],
+        ["--redis", stack.address, *SLOW_SCAN],
         encoding="utf-8",
         codec_errors="replace",
         timeout=60,
@@ -208,21 +199,7 @@ def test_ctrl_c_without_a_terminal_aborts_and_says_so(stack: Stack, bec) -> None
     from bec_core.endpoints import MessageEndpoints
 
     proc = subprocess.Popen(
-        [
-            BEC,
-            "--redis",
-            stack.address,
-            "scan",
-            "line_scan",
-            "samx",
-            "-1",
-            "1",
-            "--steps",
-            "200",
-            "--exp-time",
-            "0.05",
-            "--no-relative",
-        ],
+        [BEC, "--redis", stack.address, *SLOW_SCAN],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
