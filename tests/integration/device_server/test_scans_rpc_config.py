@@ -31,6 +31,17 @@ NEW_MONITOR = {
     }
 }
 
+#: NEW_MONITOR plus a device whose constructor raises.
+WITH_BROKEN = {
+    **NEW_MONITOR,
+    "broken": {
+        "deviceClass": "bec_device_server.sim.SimFailing",
+        "deviceConfig": {"fail_on": ["init"]},
+        "readoutPriority": "monitored",
+        "enabled": True,
+    },
+}
+
 
 async def wait_staged(conn: AsyncRedisConnector, name: str, value: int) -> None:
     """Wait for the staged key of ``name`` to become ``value`` (deadline DEADLINE)."""
@@ -175,16 +186,7 @@ async def test_config_change_rolls_back_when_a_device_fails(
     start_server: Any, requester: Requester, conn: AsyncRedisConnector
 ) -> None:
     await start_server()
-    bad = {
-        **NEW_MONITOR,
-        "broken": {
-            "deviceClass": "bec_device_server.sim.SimFailing",
-            "deviceConfig": {"fail_on": ["init"]},
-            "readoutPriority": "monitored",
-            "enabled": True,
-        },
-    }
-    response = await config_request(conn, "add", bad, "rid-fail")
+    response = await config_request(conn, "add", WITH_BROKEN, "rid-fail")
     assert not response.accepted and "broken" in response.message and "rolled back" in response.message
     assert await conn.get(MessageEndpoints.device_info("bpm9")) is None
     assert await conn.lrange(MessageEndpoints.service_response("rid-fail"), 0, -1) == []
@@ -203,16 +205,7 @@ async def test_set_with_a_class_that_fails_to_construct_flushes_the_config_as_st
     start_server: Any, requester: Requester, conn: AsyncRedisConnector
 ) -> None:
     await start_server()
-    bad = {
-        **NEW_MONITOR,
-        "broken": {
-            "deviceClass": "bec_device_server.sim.SimFailing",
-            "deviceConfig": {"fail_on": ["init"]},
-            "readoutPriority": "monitored",
-            "enabled": True,
-        },
-    }
-    response = await config_request(conn, "set", bad, "rid-set")
+    response = await config_request(conn, "set", WITH_BROKEN, "rid-set")
     # stock: rejected, but the session was replaced (updated_config) and is now empty
     assert not response.accepted and response.metadata["updated_config"] is True
     assert "broken" in response.message and "The config will be flushed" in response.message
