@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from ss_harness import Recorder, all_endpoints, scan_stack, wait_services, write_devices
+from ss_harness import Recorder, all_endpoints, connected, scan_stack, write_devices
 
 from bec_core.redis_connector import AsyncRedisConnector
 
@@ -22,12 +22,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 @pytest.fixture
 async def conn(stack: dict) -> AsyncIterator[AsyncRedisConnector]:
     """A client connection, once both servers run."""
-    connector = await AsyncRedisConnector(stack["url"]).connect()
-    try:
-        await wait_services(connector, ["ScanServer", "ScanBundler", "DeviceServer"])
+    async with connected(stack["url"], ["ScanServer", "ScanBundler", "DeviceServer"]) as connector:
         yield connector
-    finally:
-        await connector.close()
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import os
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +179,17 @@ async def wait_services(conn: AsyncRedisConnector, names: list[str], timeout: fl
     await rec.wait_for(lambda: all(running(n) for n in names), f"services {names} RUNNING", timeout)
     for name in names:
         await conn.unregister(MessageEndpoints.service_status(name))
+
+
+@asynccontextmanager
+async def connected(url: str, services: list[str]) -> AsyncIterator[AsyncRedisConnector]:
+    """A client connection to ``url`` once every named service runs; closed afterwards."""
+    connector = await AsyncRedisConnector(url).connect()
+    try:
+        await wait_services(connector, services)
+        yield connector
+    finally:
+        await connector.close()
 
 
 def request(scan_type: str, args: Any = None, queue: str = "primary", **kwargs: Any) -> ScanQueueMessage:

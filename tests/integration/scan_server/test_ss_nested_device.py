@@ -4,17 +4,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from ss_harness import (
-    Recorder,
-    all_endpoints,
     request,
     scan_id_of,
     scan_stack,
     submit,
-    wait_services,
     write_devices,
 )
 
@@ -38,21 +35,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     with scan_stack(tmp, write_devices(tmp / "devices.yaml", HEXAPOD)) as env:
         yield env
     assert env.get("ss_code", 0) in (0, -9), (tmp / "ss.log").read_text()[-3000:]
-
-
-@pytest.fixture
-async def conn(stack: dict) -> AsyncIterator[AsyncRedisConnector]:
-    connector = await AsyncRedisConnector(stack["url"]).connect()
-    try:
-        await wait_services(connector, ["ScanServer", "DeviceServer"])
-        yield connector
-    finally:
-        await connector.close()
-
-
-@pytest.fixture
-async def rec(conn: AsyncRedisConnector) -> Recorder:
-    return await Recorder(conn).follow(**all_endpoints())
 
 
 async def hexapod_reading(conn: AsyncRedisConnector) -> dict:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fw_stack import running_stack
-from ss_harness import Recorder, all_endpoints, wait_services
+from ss_harness import Recorder, all_endpoints, connected
 
 from bec_core.redis_connector import AsyncRedisConnector
 
@@ -22,12 +22,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 @pytest.fixture
 async def conn(stack: dict) -> AsyncIterator[AsyncRedisConnector]:
     """A client connection once all servers run."""
-    connector = await AsyncRedisConnector(stack["url"]).connect()
-    try:
-        await wait_services(connector, ["ScanServer", "DeviceServer", "FileWriterManager"])
+    async with connected(stack["url"], ["ScanServer", "DeviceServer", "FileWriterManager"]) as connector:
         yield connector
-    finally:
-        await connector.close()
 
 
 @pytest.fixture
