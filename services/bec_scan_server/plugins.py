@@ -24,8 +24,12 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from bec_scan_server.scans.base import ScanBase
+
+if TYPE_CHECKING:
+    from bec_scan_server.stock_adapter.host import StockHost
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +60,24 @@ def _candidates(module: ModuleType) -> list[type]:
 
 
 def scans_of_module(
-    plugin: str, module: ModuleType, taken: Iterable[str]
+    plugin: str, module: ModuleType, taken: Iterable[str], host: StockHost | None = None
 ) -> tuple[dict[str, type[ScanBase]], list[PluginProblem]]:
-    """The scans one plugin module offers, and the problems with the rest of it."""
+    """The scans one plugin module offers, and the problems with the rest of it.
+
+    With a ``host``, a class written for stock BEC's scan classes is hosted through
+    the adapter (:mod:`bec_scan_server.stock_adapter`); without one it is a problem.
+    """
     found: dict[str, type[ScanBase]] = {}
     problems: list[PluginProblem] = []
     taken = set(taken)
     for cls in _candidates(module):
         where = f"{plugin}: {cls.__module__}.{cls.__qualname__}"
         declared = str(getattr(cls, "scan_name", "") or "")
+        if _is_stock_class(cls) and declared and host is not None:
+            problem = _host(plugin, where, cls, host, taken | set(found), found)
+            if problem is not None:
+                problems.append(problem)
+            continue
         if _is_stock_class(cls) and declared:
             problems.append(
                 PluginProblem(
@@ -93,6 +106,26 @@ def scans_of_module(
     return found, problems
 
 
+def _host(
+    plugin: str, where: str, cls: type, host: StockHost, taken: set[str], found: dict[str, type[ScanBase]]
+) -> PluginProblem | None:
+    """Add the hosted form of a stock scan class to ``found``, or say why not."""
+    from bec_scan_server.stock_adapter.declare import hosted_class, is_stock_scan
+
+    name = str(cls.scan_name)  # type: ignore[attr-defined]
+    if not is_stock_scan(cls):
+        return None  # a stock helper class (no scan of its own)
+    if not name.isidentifier():
+        return PluginProblem(plugin, f"{where}: scan_name {name!r} is not a Python identifier")
+    if name in taken:
+        return PluginProblem(plugin, f"{where}: a scan named {name!r} exists already; skipped")
+    try:
+        found[name] = hosted_class(cls, host)
+    except Exception as exc:
+        return PluginProblem(plugin, f"{where}: its stock declaration cannot be published: {exc}")
+    return None
+
+
 def _load(entry: importlib.metadata.EntryPoint, reload: bool) -> ModuleType:
     name = entry.value.split(":")[0].strip()
     if reload:
@@ -104,7 +137,7 @@ def _load(entry: importlib.metadata.EntryPoint, reload: bool) -> ModuleType:
 
 
 def load_plugins(
-    builtin: dict[str, type[ScanBase]], reload: bool = False
+    builtin: dict[str, type[ScanBase]], reload: bool = False, host: StockHost | None = None
 ) -> tuple[dict[str, type[ScanBase]], list[PluginProblem]]:
     """Every plugin scan of the installed packages (not the built-ins), and the problems met."""
     scans: dict[str, type[ScanBase]] = {}
@@ -117,7 +150,7 @@ def load_plugins(
             text = f"{plugin}: cannot be imported: {type(exc).__name__}: {exc}"
             problems.append(PluginProblem(plugin, text))
             continue
-        found, trouble = scans_of_module(plugin, module, [*builtin, *scans])
+        found, trouble = scans_of_module(plugin, module, [*builtin, *scans], host)
         scans.update(found)
         problems += trouble
     for problem in problems:
