@@ -9,9 +9,10 @@ Every class in that module that subclasses our
 :class:`~bec_scan_server.scans.base.ScanBase` and has a ``scan_name`` becomes a
 scan. A module that fails to import, a class whose declaration is bad (no
 valid name, a name a built-in scan already has, a description that cannot be
-built) or a class written for stock BEC's scan classes (see
-docs/decisions/0006-stock-scan-plugins.md) is reported as a
-:class:`PluginProblem` naming the plugin; everything else loads.
+built) is reported as a :class:`PluginProblem` naming the plugin; everything
+else loads. A class written for stock BEC's scan classes is hosted through
+:mod:`bec_scan_server.stock_adapter` (docs/decisions/0006-stock-scan-plugins.md)
+when a host is given, and reported otherwise.
 """
 
 from __future__ import annotations
