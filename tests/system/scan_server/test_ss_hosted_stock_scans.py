@@ -10,6 +10,8 @@ the scan; the test checks its points, the hooks' instructions and the waveform's
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -27,6 +29,11 @@ from bec_core.redis_server import RedisServer
 
 pytestmark = pytest.mark.system
 
+DATA = Path(__file__).resolve().parents[2] / "data" / "scans"
+_spec = importlib.util.spec_from_file_location("regen_scans", DATA / "regenerate_available_scans.py")
+assert _spec is not None and _spec.loader is not None
+_regen = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_regen)
 STOCK = ("bec-server==4.3.2", "bec-testing-plugin==0.4.0", "libtmux")
 DEVICES = """
 samx:
@@ -148,8 +155,12 @@ def _run(env: dict, scan_type: str, args: list, **kwargs: Any) -> str:
     return sid
 
 
-def test_stock_plugin_scans_are_published_with_stock_signatures(hosted):
+def test_stock_plugin_scans_are_published_as_stock_publishes_them(hosted):
     scans = hosted["follower"].msgs["scans"][-1].resource
+    # what stock 4.3.2's scan server publishes for bec-testing-plugin 0.4.0 (its scan modifier applied)
+    stock = json.loads((DATA / "stock_plugin_available_scans.json").read_text())
+    ours = _regen.normalize(json.loads(json.dumps({name: scans[name] for name in stock})))
+    assert ours == stock
     entry = scans["device_progress_grid_scan"]
     assert entry["class"] == "DeviceProgressScan" and entry["base_class"] == "ScanBaseV4"
     assert entry["arg_bundle_size"] == {"bundle": 4, "min": 2, "max": None}
