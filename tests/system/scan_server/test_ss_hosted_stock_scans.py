@@ -64,6 +64,34 @@ waveform:
   enabled: true
   readOnly: false
   softwareTrigger: true
+flyer_sim:
+  deviceClass: ophyd_devices.SynFlyer
+  deviceConfig: {delay: 1, device_access: true, update_frequency: 400}
+  readoutPriority: on_request
+  enabled: true
+  readOnly: false
+"""
+#: a beamline-style fly scan on stock's classes: a line scan that kicks off a flyer (stock's
+#: ``actions.kickoff``), which the flyer completes at post_scan (``complete_all_devices``)
+FLYER_SCAN = """import numpy as np
+from bec_server.scan_server.scans.line_scan import LineScan
+from bec_server.scan_server.scans.scan_modifier import scan_hook
+
+
+class FlyerLineScan(LineScan):
+    \"\"\"A line scan with a flyer running beside it.\"\"\"
+
+    scan_name = "flyer_line_scan"
+
+    @scan_hook
+    def scan_core(self):
+        track = np.column_stack([self.positions[:, 0], self.positions[:, 0]]).tolist()
+        self.actions.kickoff(
+            "flyer_sim", parameters={"num_pos": len(track), "positions": track, "exp_time": 0.001}
+        )
+        self.components.step_scan(
+            self.motors, self.positions, at_each_point=self.at_each_point, last_positions=self.positions[0]
+        )
 """
 BAD_NAME = """from bec_server.scan_server.scans.line_scan import LineScan
 
@@ -90,6 +118,7 @@ def stock_site(tmp_path_factory) -> Path:
     install(
         site, "bad-name", {"badly_named": "bad_name_scans"}, {"bad_name_scans": {"__init__.py": BAD_NAME}}
     )
+    install(site, "flyer-scans", {"flyer": "flyer_scans"}, {"flyer_scans": {"__init__.py": FLYER_SCAN}})
     return site
 
 
@@ -107,6 +136,7 @@ def hosted(tmp_path_factory, stock_site, bec_lib_modules):
         "queue": Endpoints.scan_queue_status(),
         "alarm": Endpoints.alarm(),
         "progress": Endpoints.device_progress("waveform"),
+        "flyer": Endpoints.device_read("flyer_sim"),
         "scans": Endpoints.available_scans(),
         "ss": Endpoints.service_status("ScanServer"),
         "ds": Endpoints.service_status("DeviceServer"),
@@ -213,6 +243,31 @@ def _action(fields: dict, scan_id: str) -> str | None:
 
     msg = MsgpackSerialization.loads(fields[b"data"])
     return msg.action if msg.metadata.get("scan_id") == scan_id else None
+
+
+def test_kickoff_of_a_hosted_fly_scan_reaches_the_flyer(hosted):
+    f, connector, E = hosted["follower"], hosted["connector"], hosted["E"]
+    sid = _run(hosted, "flyer_line_scan", ["samx", 0, 1], steps=4, relative=False)
+    assert f.statuses(sid)[-1] == "closed", f.statuses(sid)
+    assert sorted(f.points(sid)) == [0, 1, 2, 3]
+    # SynFlyer.kickoff(metadata, num_pos, positions, exp_time) ran (as stock calls it) and produced data
+    data = f.wait_for(lambda: [m for m in f.msgs["flyer"] if "flyer_samx" in str(m)] or None, "flyer data")
+    assert data
+    entries = connector._redis_conn.xrange(E.device_instructions().endpoint)
+    flyer = [
+        msg.action
+        for _id, fields in entries
+        for msg in [_decode(fields)]
+        if msg.metadata.get("scan_id") == sid
+        and "flyer_sim" in (msg.device if isinstance(msg.device, list) else [msg.device])
+    ]
+    assert flyer.index("kickoff") < flyer.index("complete"), flyer
+
+
+def _decode(fields: dict) -> Any:
+    from bec_lib.serialization import MsgpackSerialization
+
+    return MsgpackSerialization.loads(fields[b"data"])
 
 
 def test_abort_stops_a_hosted_scan(hosted):
