@@ -103,9 +103,16 @@ class StockHost:
                 from bec_lib.redis_connector import RedisConnector
             except ImportError as exc:
                 raise StockHostError(f"stock bec_lib cannot be imported: {exc}") from exc
+
+            class _Manager(DeviceManagerBase):  # type: ignore[misc]
+                def _acknowledge_config_request(self, msg: Any) -> None:
+                    """Not this copy: our own registry acknowledges config requests for the scan
+                    server once *it* knows the new devices (an early ack would let a client send a
+                    scan naming a device the intake does not know yet)."""
+
             address = bootstrap_address(self.redis_url)
             connector = RedisConnector(address)
-            manager = DeviceManagerBase(_Service(connector, self.registry, self.file_base_path))
+            manager = _Manager(_Service(connector, self.registry, self.file_base_path))
             manager.initialize(address)
             self.connector, self.device_manager = connector, manager
             log.info("stock scan classes hosted: %d devices known", len(manager.devices))
