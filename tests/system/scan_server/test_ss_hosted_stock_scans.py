@@ -270,6 +270,24 @@ def _decode(fields: dict) -> Any:
     return MsgpackSerialization.loads(fields[b"data"])
 
 
+def test_pause_and_resume_of_a_hosted_scan(hosted):
+    f, messages, E = hosted["follower"], hosted["messages"], hosted["E"]
+
+    def modify(action: str) -> None:
+        mod = messages.ScanQueueModificationMessage(action=action, parameter={}, queue="primary")
+        hosted["connector"].send(E.scan_queue_modification_request(), mod)
+
+    sid = _run_async(hosted, "device_progress_grid_scan", ["samx", -1, 1, 6, "samy", -1, 1, 6], exp_time=0.02)
+    f.wait_for(lambda: len(f.points(sid)) >= 2 or None, "two points")
+    modify("pause")
+    f.wait_for(lambda: "paused" in f.statuses(sid) or None, "paused")
+    modify("continue")
+    f.wait_for(lambda: "closed" in f.statuses(sid) or None, "closed after resume", timeout=60)
+    statuses = f.statuses(sid)
+    assert statuses.index("paused") < len(statuses) - 1 and statuses[-1] == "closed", statuses
+    assert sorted(f.points(sid)) == list(range(36))
+
+
 def test_abort_stops_a_hosted_scan(hosted):
     f, messages, E = hosted["follower"], hosted["messages"], hosted["E"]
     rid_scan = _run_async(
