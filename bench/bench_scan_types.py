@@ -55,14 +55,26 @@ CASES: dict[str, Callable[[int], dict[str, Any]]] = {
         "args": ["samx", -5, 5, "samy", -5, 5],
         "kwargs": {"shell_spacing": 10 / math.sqrt(n), "pos_in_first_ring": 6, "relative": False},
     },
+    # points = readback updates while swx sweeps (velocity 100/s, 200 updates/s): about 2 per unit
+    "line_sweep_scan": lambda n: {"args": ["swx", 0, n / 2], "kwargs": {"relative": False}},
     "custom_testing_scan": lambda n: {"args": {"samx": [-5, 5]}, "kwargs": {"steps": n, "relative": False}},
 }
 HOSTED = "custom_testing_scan"
 
 
+SWEEP_MOTOR = """swx:
+  deviceClass: ophyd_devices.SimPositioner
+  deviceConfig: {delay: 1, update_frequency: 200, limits: [-1000, 1000], tolerance: 0.01}
+  readoutPriority: baseline
+  enabled: true
+  readOnly: false
+  softwareTrigger: false
+"""
+
+
 def devices_yaml(monitors: int) -> str:
     samy = MOTOR.replace("samx", "samy")
-    return MOTOR + samy + "".join(MONITOR.format(i=i) for i in range(monitors))
+    return MOTOR + samy + SWEEP_MOTOR + "".join(MONITOR.format(i=i) for i in range(monitors))
 
 
 def stock_site(tmp: Path) -> Path | None:
@@ -141,18 +153,27 @@ async def measure(sizes: list[int], repeats: int, monitors: int = 4) -> Table:
                 for scan_type, parameter in cases.items():
                     await run_scan(stack, scan_type, parameter(10))  # warm-up (a hosted scan's first start)
                     samples: list[tuple[int, float]] = []
+                    cpu_ms, cpu_points = 0.0, 0
                     for size in sizes:
                         for _ in range(repeats):
+                            cpu0 = stack.cpu()["scan server"]
                             seconds, points = await run_scan(stack, scan_type, parameter(size))
                             samples.append((points, seconds))
+                            if size == max(sizes):
+                                cpu_ms += (stack.cpu()["scan server"] - cpu0) * 1e3
+                                cpu_points += points
                     slope, intercept = fit(samples)
                     per = Stats(
                         [s / max(p, 1) for p, s in samples if p == max(p for p, _ in samples)]
                     ).scaled(1e3)
-                    rows.append(
-                        [scan_type, max(p for p, _ in samples), slope * 1e3, intercept * 1e3, per.median]
-                    )
-                    data[scan_type] = {"ms_per_point": slope * 1e3, "fixed_ms": intercept * 1e3}
+                    cpu = cpu_ms / max(cpu_points, 1)
+                    largest = max(p for p, _ in samples)
+                    rows.append([scan_type, largest, slope * 1e3, intercept * 1e3, per.median, cpu])
+                    data[scan_type] = {
+                        "ms_per_point": slope * 1e3,
+                        "fixed_ms": intercept * 1e3,
+                        "cpu_ms": cpu,
+                    }
         finally:
             os.environ.pop("BEC_SCAN_PLUGIN_PATHS", None)
     base = data.get("line_scan", {}).get("ms_per_point")
@@ -168,7 +189,8 @@ async def measure(sizes: list[int], repeats: int, monitors: int = 4) -> Table:
             "ms / point (fit)",
             "fixed ms (fit)",
             "ms / point (largest, median)",
-            "vs line_scan",
+            "scan server CPU ms / point",
+            "wall vs line_scan",
         ],
         rows,
         notes=[
@@ -176,9 +198,10 @@ async def measure(sizes: list[int], repeats: int, monitors: int = 4) -> Table:
             "seconds) of every run. custom_testing_scan is a stock LineScan subclass from bec-testing-plugin "
             "hosted through the stock adapter (its hooks in a worker thread, one instruction per action as "
             "stock sends them: set, trigger, read per point, against line_scan's one `point` instruction).",
-            "line_sweep_scan is not in the table: its points are the readback updates of a moving motor, "
-            "and a delay-0 sim motor arrives before it moves (one or two points); it needs a motor with a "
-            "velocity, which makes it a timing and not a per-point measure.",
+            "line_sweep_scan's points are the readback updates of a moving motor (swx, ophyd_devices "
+            "SimPositioner, velocity 100/s, 200 updates/s): its wall time per point is the motion's pace "
+            "(5 ms per update), not the scan server's cost; compare its scan-server CPU per point instead "
+            "(utime+stime of the scan server over the largest runs, divided by their points).",
             *notes,
         ],
         key="scan_types",
