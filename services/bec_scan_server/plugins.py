@@ -143,6 +143,10 @@ def load_plugins(
     """Every plugin scan of the installed packages (not the built-ins), and the problems met."""
     scans: dict[str, type[ScanBase]] = {}
     problems: list[PluginProblem] = []
+    if reload and host is not None:
+        from bec_scan_server.stock_adapter.declare import reset_discovery
+
+        reset_discovery()  # a changed scan modifier is seen too
     for entry in sorted(importlib.metadata.entry_points(group=GROUP), key=lambda e: e.name):
         plugin = f"{entry.name} ({entry.value})"
         try:

@@ -43,6 +43,20 @@ def scan_modifier() -> Any:
     return get_scan_modifier()
 
 
+def reset_discovery() -> None:
+    """Forget stock's cached plugin lookups (the scan modifier), as stock's ``reload_scans`` does."""
+    try:
+        from bec_lib import plugin_helper
+        from bec_server.scan_server.scans.scan_argument_modifier import get_scan_modifier
+    except Exception:
+        return
+    get_scan_modifier.cache_clear()
+    for cached in ("_get_available_plugins", "_import_module"):
+        clear = getattr(getattr(plugin_helper, cached, None), "cache_clear", None)
+        if clear is not None:
+            clear()
+
+
 def stock_description(stock_cls: type) -> dict[str, Any]:
     """The ``available_scans`` entry stock 4.3.2 publishes for ``stock_cls`` (modifiers applied)."""
     from bec_lib.device import DeviceBase

@@ -199,6 +199,16 @@ def test_stock_plugin_scans_are_published_as_stock_publishes_them(hosted):
     assert "custom_testing_scan" in scans and "line_scan" in scans
 
 
+def test_reload_scans_hosts_them_again(hosted):
+    f, messages, E = hosted["follower"], hosted["messages"], hosted["E"]
+    before = len(f.msgs["scans"])
+    hosted["connector"].send(E.service_request(), messages.ServiceRequestMessage(action="reload_scans"))
+    f.wait_for(lambda: len(f.msgs["scans"]) > before or None, "available_scans published again")
+    assert {"device_progress_grid_scan", "flyer_line_scan"} <= set(f.msgs["scans"][-1].resource)
+    sid = _run(hosted, "flyer_line_scan", ["samx", 0, 1], steps=2, relative=False)
+    assert f.statuses(sid)[-1] == "closed"
+
+
 def test_bad_stock_plugins_raise_alarms_naming_them(hosted):
     texts = [m.content["info"].compact_error_message for m in hosted["follower"].msgs["alarm"]]
     assert any("broken (bad_import_scans)" in t and "x_y_z" in t for t in texts), texts
