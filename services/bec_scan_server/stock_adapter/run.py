@@ -86,10 +86,10 @@ class HostedRun:
         self.scan: HostedScan = item.scan  # type: ignore[assignment]
         self.loop = asyncio.get_running_loop()
         self.points = PointAssembler(ctx)
-        self.bridge = InstructionBridge(
-            self.loop, runner.instructions, self.points, lambda data: runner._publish_baseline(ctx, data)
-        )
+        self.bridge = InstructionBridge(self.loop, runner.instructions, self.points, self._baseline)
         self.instance: Any = None
+        self._opened = False
+        self._held_baseline: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ from the scan's thread
     def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -109,8 +109,23 @@ class HostedRun:
     def _open(self) -> None:
         self.ctx.max_points = self.scan.num_readouts()
         self.ctx.segment_metadata["scan_report_devices"] = self.scan.motors()
+        self._call(self._publish_open())
+
+    async def _publish_open(self) -> None:
         runner = self.runner
-        self._call(publish_scan_status(runner.connector, runner.status_msg(self.ctx, "open"), runner.expiry))
+        await publish_scan_status(runner.connector, runner.status_msg(self.ctx, "open"), runner.expiry)
+        self._opened = True
+        if self._held_baseline is not None:
+            runner._publish_baseline(self.ctx, self._held_baseline)
+            self._held_baseline = None
+
+    def _baseline(self, data: dict[str, Any]) -> None:
+        """Publish a baseline read; one read before the scan opened (stock classes read it in
+        ``prepare_scan``) waits for the open status, so clients know the scan it belongs to."""
+        if self._opened:
+            self.runner._publish_baseline(self.ctx, data)
+        else:
+            self._held_baseline = data
 
     def _close(self) -> None:
         info = self.instance.scan_info

@@ -50,6 +50,13 @@ samy:
   enabled: true
   readOnly: false
   softwareTrigger: false
+samz:
+  deviceClass: bec_device_server.sim.SimPositioner
+  deviceConfig: {delay: 0, limits: [-50, 50], tolerance: 0.01}
+  readoutPriority: baseline
+  enabled: true
+  readOnly: false
+  softwareTrigger: false
 bpm4i:
   deviceClass: bec_device_server.sim.SimMonitor
   deviceConfig: {model: gaussian, ref_motor: samx, sigma: 2.0, amplitude: 1000.0, noise: none}
@@ -137,6 +144,7 @@ def hosted(tmp_path_factory, stock_site, bec_lib_modules):
         "alarm": Endpoints.alarm(),
         "progress": Endpoints.device_progress("waveform"),
         "flyer": Endpoints.device_read("flyer_sim"),
+        "baseline": Endpoints.scan_baseline(),
         "scans": Endpoints.available_scans(),
         "ss": Endpoints.service_status("ScanServer"),
         "ds": Endpoints.service_status("DeviceServer"),
@@ -227,6 +235,9 @@ def test_device_progress_grid_scan_points_hooks_and_progress(hosted):
     assert {"samx", "samy", "bpm4i"} <= set(segment.data)
     closed = next(m for m in f.msgs["status"] if m.scan_id == sid and m.status == "closed")
     assert closed.num_points == 6 and closed.info["num_monitored_readouts"] == 6
+    # prepare_scan's baseline read (samz) is published as the scan's baseline
+    baseline = f.wait_for(lambda: next((m for m in f.msgs["baseline"] if m.scan_id == sid), None), "baseline")
+    assert "samz" in baseline.data and "samx" not in baseline.data
     # prepare_scan's report instruction (the plugin's own hook) reached the queue status
     blocks = [
         e.request_blocks[0] for q in f.msgs["queue"] for e in q.queue["primary"].info if e.scan_id[0] == sid
@@ -244,6 +255,7 @@ def test_device_progress_grid_scan_points_hooks_and_progress(hosted):
         if a in ("stage", "pre_scan", "trigger", "read", "complete", "unstage")
     ]
     assert order == ["stage", "pre_scan", "trigger", "read", "complete", "unstage"], actions
+    assert actions.index("baseline read") < actions.index("stage")
     # relative: GridScan.post_scan moved the motors back to where they were
     assert abs(connector.get(E.device_readback("samx")).signals["samx"]["value"] - start) < 0.05
 
@@ -252,7 +264,9 @@ def _action(fields: dict, scan_id: str) -> str | None:
     from bec_lib.serialization import MsgpackSerialization
 
     msg = MsgpackSerialization.loads(fields[b"data"])
-    return msg.action if msg.metadata.get("scan_id") == scan_id else None
+    if msg.metadata.get("scan_id") != scan_id:
+        return None
+    return "baseline read" if msg.metadata.get("readout_priority") == "baseline" else msg.action
 
 
 def test_kickoff_of_a_hosted_fly_scan_reaches_the_flyer(hosted):
