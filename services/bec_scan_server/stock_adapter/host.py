@@ -8,6 +8,7 @@ from Redis synchronously, as stock's scan server does at start).
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,6 +83,17 @@ def bootstrap_address(url: str) -> str:
     return f"{parts.hostname}:{parts.port or 6379}"
 
 
+def _quiet_bec_lib_logger() -> None:
+    """bec_lib logs through loguru at DEBUG to stderr unless a BEC service configured it: keep its
+    warnings only (a config reload would otherwise log a line per device into the scan server's log)."""
+    try:
+        from bec_lib.logger import bec_logger
+    except ImportError:
+        return
+    bec_logger.logger.remove()
+    bec_logger.logger.add(sys.stderr, level="WARNING")
+
+
 class StockHost:
     """Stock bec_lib's RedisConnector and DeviceManagerBase, shared by every hosted scan."""
 
@@ -110,12 +122,25 @@ class StockHost:
                     server once *it* knows the new devices (an early ack would let a client send a
                     scan naming a device the intake does not know yet)."""
 
+            _quiet_bec_lib_logger()
             address = bootstrap_address(self.redis_url)
             connector = RedisConnector(address)
             manager = _Manager(_Service(connector, self.registry, self.file_base_path))
             manager.initialize(address)
             self.connector, self.device_manager = connector, manager
             log.info("stock scan classes hosted: %d devices known", len(manager.devices))
+
+    def refresh_if_missing(self, names: Any) -> bool:
+        """Reload the device manager from Redis if it lacks one of ``names`` (roots of dotted names);
+        True if it reloaded. Its copy follows config changes by itself, but a reload published before
+        the device server's new device info leaves devices out of it."""
+        roots = {str(n).split(".")[0] for n in names}
+        missing = sorted(r for r in roots if r not in self.device_manager.devices)
+        if not missing:
+            return False
+        log.info("stock device manager lacks %s: reloading it", ", ".join(missing))
+        self.device_manager._reload_action()
+        return True
 
     def close(self) -> None:
         """Stop the device manager and the connector (idempotent)."""

@@ -135,6 +135,8 @@ class HostedRun:
     def _construct(self) -> Any:
         host = self.scan.host
         host.start()
+        groups = self.item.readout_priority
+        host.refresh_if_missing([*self.scan.devices(), *(d for names in groups.values() for d in names)])
         from bec_server.scan_server.scans.scan_argument_modifier import apply_scan_argument_defaults
 
         stock_cls = self.scan.stock_class
@@ -208,6 +210,7 @@ class HostedRun:
         await runner.on_change()
         forwarder = self.loop.create_task(self.bridge.forward(), name=f"stock-bridge:{item.rid}")
         opened = False
+        work: asyncio.Future[Any] | None = None
         try:
             await runner._device_server_up()
             self.instance = await _in_thread(self._construct, f"stock-scan-init:{item.rid}")
@@ -222,7 +225,7 @@ class HostedRun:
             if control.exit is None:
                 raise
             _uncancel()
-            await self._stopped(locals().get("work"))
+            await self._stopped(work)
             return False
         except Exception as exc:
             await self._failed(exc, opened)
