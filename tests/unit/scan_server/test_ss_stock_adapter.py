@@ -107,3 +107,18 @@ def test_plugin_paths_are_appended_after_our_own(tmp_path: Path, monkeypatch):
     assert add_plugin_paths([tmp_path, tmp_path / "missing"]) == [str(tmp_path)]
     assert sys.path[-1] == str(tmp_path) and sys.path[0] == first
     assert add_plugin_paths([tmp_path]) == []  # once only
+
+
+def test_plugin_paths_come_from_the_settings_file_or_the_environment(tmp_path: Path):
+    import os
+
+    from bec_core.config import load_settings
+
+    env = {"BEC_SCAN_PLUGIN_PATHS": os.pathsep.join(["/opt/bec-stock", "/opt/other"])}
+    assert load_settings(None, env=env).scan_server.plugin_paths == [
+        Path("/opt/bec-stock"),
+        Path("/opt/other"),
+    ]
+    config = tmp_path / "services.yaml"
+    config.write_text("scan_server:\n  plugin_paths: [/opt/bec-stock]\n")
+    assert load_settings(config, env={}).scan_server.plugin_paths == [Path("/opt/bec-stock")]
