@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from bec_scan_server.scans.args import CLIENT_KWARGS
+from bec_scan_server.scans.args import CLIENT_KWARGS, Arg
 from bec_scan_server.scans.base import BoundArgs, ScanBase
 from bec_scan_server.validation import RequestError
 
@@ -160,12 +160,18 @@ class HostedScan(ScanBase):
             inspect.signature(cls.stock_class).bind(*args, **{**kwargs, **injected})
         except TypeError as exc:
             raise RequestError(f"{name}: {exc}") from None
+        values = {k: v for k, v in kwargs.items() if k not in CLIENT_KWARGS}
+        inputs: dict[str, Any] = {}
+        if not size:  # named positional inputs, as stock's assembler records them in request_inputs
+            inputs, named = _request_inputs(cls.stock_class, args, values)
+            values = {**inputs, **named}
         bound = BoundArgs(
-            bundles=bundles,
-            values={k: v for k, v in kwargs.items() if k not in CLIENT_KWARGS},
-            client={k: v for k, v in kwargs.items() if k in CLIENT_KWARGS},
+            bundles=bundles, values=values, client={k: v for k, v in kwargs.items() if k in CLIENT_KWARGS}
         )
-        return cls(bound, args, kwargs)
+        scan = cls(bound, args, kwargs)
+        # the runner's request_inputs: ``inputs`` are the arguments named here, ``kwargs`` the rest
+        scan.positional = tuple(Arg(name, "list") for name in inputs)  # type: ignore[misc]
+        return scan
 
     # ------------------------------------------------------------------ answers from the instance
     def _info(self) -> Any:
@@ -218,6 +224,28 @@ class HostedScan(ScanBase):
             "system_config": info.system_config,
         }
         return {k: v for k, v in params.items() if v is not None}
+
+
+def _request_inputs(stock_cls: type, args: list[Any], kwargs: dict[str, Any]) -> tuple[dict, dict]:
+    """Stock's split of a non-bundle scan's arguments: those without a default (and ``*args``) are
+    ``inputs``, those with one ``kwargs``."""
+    signature = inspect.signature(stock_cls)
+    bound = signature.bind_partial(*args, **{k: v for k, v in kwargs.items() if k in signature.parameters})
+    inputs: dict[str, Any] = {}
+    named: dict[str, Any] = {k: v for k, v in kwargs.items() if k not in signature.parameters}
+    for name, parameter in signature.parameters.items():
+        if name not in bound.arguments:
+            continue
+        value = bound.arguments[name]
+        if parameter.kind == inspect.Parameter.VAR_POSITIONAL:
+            inputs[name] = list(value)
+        elif parameter.kind == inspect.Parameter.VAR_KEYWORD:
+            named.update(value)
+        elif parameter.default is inspect.Parameter.empty:
+            inputs[name] = value
+        else:
+            named[name] = value
+    return inputs, named
 
 
 def hosted_class(stock_cls: type, host: StockHost) -> type[HostedScan]:

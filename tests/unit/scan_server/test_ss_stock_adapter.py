@@ -122,3 +122,27 @@ def test_plugin_paths_come_from_the_settings_file_or_the_environment(tmp_path: P
     config = tmp_path / "services.yaml"
     config.write_text("scan_server:\n  plugin_paths: [/opt/bec-stock]\n")
     assert load_settings(config, env={}).scan_server.plugin_paths == [Path("/opt/bec-stock")]
+
+
+class StockLikeSpiral:
+    """Shaped like a stock scan without bundles (fermat-like): named positional inputs."""
+
+    scan_name = "stock_like_spiral"
+    arg_bundle_size = {"bundle": 0, "min": None, "max": None}
+
+    def __init__(self, motor1: str, motor2: str, start: float, step: float = 0.1, **kwargs: Any) -> None:
+        self.motor1 = motor1
+
+
+HostedSpiral = type(
+    "HostedStockLikeSpiral", (HostedScan,), {"scan_name": "stock_like_spiral", "stock_class": StockLikeSpiral}
+)
+
+
+def test_named_inputs_of_a_scan_without_bundles_are_recorded_as_stock_records_them():
+    scan = build(HostedSpiral, {"args": ["samx", "samy", 1.0], "kwargs": {"step": 0.5, "system_config": {}}})
+    assert [a.name for a in scan.positional] == ["motor1", "motor2", "start"]  # request_inputs["inputs"]
+    assert scan.kw == {"motor1": "samx", "motor2": "samy", "start": 1.0, "step": 0.5}
+    assert scan.args == ["samx", "samy", 1.0] and scan.kwargs == {"step": 0.5, "system_config": {}}
+    with pytest.raises(RequestError, match="start"):
+        build(HostedSpiral, {"args": ["samx", "samy"], "kwargs": {}})
