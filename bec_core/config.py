@@ -15,6 +15,7 @@ Sources are applied in this order, later ones winning:
    ``BEC_LOG_LEVEL``        ``log_level``
    ``BEC_STATE_DIR``        ``state_dir``
    ``BEC_FILE_WRITER_BASE_PATH`` ``file_writer.base_path``
+   ``BEC_SCAN_PLUGIN_PATHS`` ``scan_server.plugin_paths`` (``os.pathsep``-separated)
    =======================  ===================
 
    Other ``BEC_*`` variables are ignored.
@@ -63,6 +64,7 @@ ENV_VARIABLES: dict[str, tuple[str, ...]] = {
     "BEC_LOG_LEVEL": ("log_level",),
     "BEC_STATE_DIR": ("state_dir",),
     "BEC_FILE_WRITER_BASE_PATH": ("file_writer", "base_path"),
+    "BEC_SCAN_PLUGIN_PATHS": ("scan_server", "plugin_paths"),
 }
 
 _SCHEMES = ("redis", "rediss", "unix")
@@ -232,6 +234,17 @@ class ScanServerSettings(_Settings):
     """How many of a scan's newest points keep their ``info/public/<id>/scan_segment/<n>`` key
     (older ones are deleted as new points arrive, so a long scan does not grow Redis without
     bound; the points themselves all go out on ``info/scans/scan_segment``). 0 keeps them all."""
+    plugin_paths: list[Path] = Field(default_factory=list)
+    """Extra import directories searched for scan plugins, appended after the scan server's own
+    site-packages (docs/decisions/0006): e.g. a ``pip install --target DIR bec-server==4.3.2
+    <plugin>`` directory holding stock BEC and a beamline plugin written for its scan classes."""
+
+    @field_validator("plugin_paths", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from BEC_SCAN_PLUGIN_PATHS
+            return [part for part in value.split(os.pathsep) if part]
+        return value
 
 
 MessagingServiceName = Literal["scilog", "teams", "signal"]

@@ -18,7 +18,14 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import bench_client, bench_core, bench_device_server, bench_scan_server, bench_stack
+from bench import (
+    bench_client,
+    bench_core,
+    bench_device_server,
+    bench_scan_server,
+    bench_scan_types,
+    bench_stack,
+)
 from bench.common import Table, machine_info, print_table, redis_version, run_async
 from bench.report import write_report
 
@@ -105,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
                 s["sizes"], s["monitors"], s["repeats"], s["umv"], not args.no_profile
             )
         ),
+    )
+    part(
+        "scan types",
+        lambda: run_async(bench_scan_types.measure(s.get("type_sizes", [20, 200]), s.get("type_repeats", 3))),
     )
     part("long scan", lambda: run_async(bench_scan_server.measure_long(s["long"])))
     part("fan-out", lambda: run_async(bench_scan_server.measure_fanout(s["fanout"])))

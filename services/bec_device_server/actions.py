@@ -10,6 +10,7 @@ keeps its own actions in arrival order.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -165,7 +166,10 @@ class Actions:
         await self._each_status(job, "complete", lambda e: getattr(e.obj, "complete", None))
 
     async def kickoff(self, job: Job) -> None:
-        """``configure(c)`` (if given) then ``kickoff()``, waiting on the status."""
+        """As stock dispatches it: a ``kickoff`` that takes arguments (ophyd_devices' SynFlyer:
+        ``kickoff(metadata, num_pos, positions, exp_time)``) gets ``metadata=`` and the ``configure``
+        parameters as keywords; otherwise ``configure(c)`` (if given) then ``kickoff()``, waiting on
+        the status."""
         configure = param(job, "configure", dict, {})
 
         def method(entry: DeviceEntry) -> Callable[[], Any] | None:
@@ -174,6 +178,8 @@ class Actions:
                 raise DeviceActionError(f"{entry.name}: device has no kickoff()", entry.name, "TypeError")
 
             def run() -> Any:
+                if kickoff_takes_arguments(obj.kickoff):
+                    return obj.kickoff(metadata=dict(job.metadata), **configure)
                 if configure:
                     obj.configure(configure)
                 return obj.kickoff()
@@ -265,3 +271,12 @@ def default_timeout(server: DeviceServer, action: str) -> float:
 
 
 __all__ = ["Actions", "default_timeout"]
+
+
+def kickoff_takes_arguments(kickoff: Callable[..., Any]) -> bool:
+    """True if a bound ``kickoff`` declares parameters (stock: ``len(getfullargspec(...).args) > 1``)."""
+    try:
+        params = inspect.signature(kickoff).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)

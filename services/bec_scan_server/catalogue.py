@@ -18,6 +18,7 @@ from bec_core.redis_connector.base import MessageObject
 from bec_scan_server.plugins import load_plugins
 from bec_scan_server.publisher import WARNING, publish_alarm
 from bec_scan_server.scans import SCANS, ScanBase, available_scans
+from bec_scan_server.stock_adapter.host import StockHost
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +26,21 @@ log = logging.getLogger(__name__)
 class ScanCatalogue:
     """Holds ``scans`` (one dict, updated in place so the intake always sees the current set)."""
 
-    def __init__(self, connector: AsyncRedisConnector, builtin: dict[str, type[ScanBase]] = SCANS) -> None:
+    def __init__(
+        self,
+        connector: AsyncRedisConnector,
+        builtin: dict[str, type[ScanBase]] = SCANS,
+        host: StockHost | None = None,
+    ) -> None:
         self.connector = connector
+        self.host = host  # hosts plugin scans written for stock BEC's classes (decision 0006)
         self.builtin = builtin
         self.scans: dict[str, type[ScanBase]] = dict(builtin)
         self.plugins: list[str] = []
 
     async def load(self, reload: bool = False) -> None:
         """(Re)load the plugins, report their problems, publish ``available_scans``."""
-        plugins, problems = await asyncio.to_thread(load_plugins, self.builtin, reload)
+        plugins, problems = await asyncio.to_thread(load_plugins, self.builtin, reload, self.host)
         self.scans.clear()
         self.scans.update(self.builtin)
         self.scans.update(plugins)

@@ -9,9 +9,10 @@ Every class in that module that subclasses our
 :class:`~bec_scan_server.scans.base.ScanBase` and has a ``scan_name`` becomes a
 scan. A module that fails to import, a class whose declaration is bad (no
 valid name, a name a built-in scan already has, a description that cannot be
-built) or a class written for stock BEC's scan classes (see
-docs/decisions/0006-stock-scan-plugins.md) is reported as a
-:class:`PluginProblem` naming the plugin; everything else loads.
+built) is reported as a :class:`PluginProblem` naming the plugin; everything
+else loads. A class written for stock BEC's scan classes is hosted through
+:mod:`bec_scan_server.stock_adapter` (docs/decisions/0006-stock-scan-plugins.md)
+when a host is given, and reported otherwise.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from bec_scan_server.scans.base import ScanBase
+
+if TYPE_CHECKING:
+    from bec_scan_server.stock_adapter.host import StockHost
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +61,24 @@ def _candidates(module: ModuleType) -> list[type]:
 
 
 def scans_of_module(
-    plugin: str, module: ModuleType, taken: Iterable[str]
+    plugin: str, module: ModuleType, taken: Iterable[str], host: StockHost | None = None
 ) -> tuple[dict[str, type[ScanBase]], list[PluginProblem]]:
-    """The scans one plugin module offers, and the problems with the rest of it."""
+    """The scans one plugin module offers, and the problems with the rest of it.
+
+    With a ``host``, a class written for stock BEC's scan classes is hosted through
+    the adapter (:mod:`bec_scan_server.stock_adapter`); without one it is a problem.
+    """
     found: dict[str, type[ScanBase]] = {}
     problems: list[PluginProblem] = []
     taken = set(taken)
     for cls in _candidates(module):
         where = f"{plugin}: {cls.__module__}.{cls.__qualname__}"
         declared = str(getattr(cls, "scan_name", "") or "")
+        if _is_stock_class(cls) and declared and host is not None:
+            problem = _host(plugin, where, cls, host, taken | set(found), found)
+            if problem is not None:
+                problems.append(problem)
+            continue
         if _is_stock_class(cls) and declared:
             problems.append(
                 PluginProblem(
@@ -93,6 +107,26 @@ def scans_of_module(
     return found, problems
 
 
+def _host(
+    plugin: str, where: str, cls: type, host: StockHost, taken: set[str], found: dict[str, type[ScanBase]]
+) -> PluginProblem | None:
+    """Add the hosted form of a stock scan class to ``found``, or say why not."""
+    from bec_scan_server.stock_adapter.declare import hosted_class, is_stock_scan
+
+    name = str(cls.scan_name)  # type: ignore[attr-defined]
+    if not is_stock_scan(cls):
+        return None  # a stock helper class (no scan of its own)
+    if not name.isidentifier():
+        return PluginProblem(plugin, f"{where}: scan_name {name!r} is not a Python identifier")
+    if name in taken:
+        return PluginProblem(plugin, f"{where}: a scan named {name!r} exists already; skipped")
+    try:
+        found[name] = hosted_class(cls, host)
+    except Exception as exc:
+        return PluginProblem(plugin, f"{where}: its stock declaration cannot be published: {exc}")
+    return None
+
+
 def _load(entry: importlib.metadata.EntryPoint, reload: bool) -> ModuleType:
     name = entry.value.split(":")[0].strip()
     if reload:
@@ -104,11 +138,15 @@ def _load(entry: importlib.metadata.EntryPoint, reload: bool) -> ModuleType:
 
 
 def load_plugins(
-    builtin: dict[str, type[ScanBase]], reload: bool = False
+    builtin: dict[str, type[ScanBase]], reload: bool = False, host: StockHost | None = None
 ) -> tuple[dict[str, type[ScanBase]], list[PluginProblem]]:
     """Every plugin scan of the installed packages (not the built-ins), and the problems met."""
     scans: dict[str, type[ScanBase]] = {}
     problems: list[PluginProblem] = []
+    if reload and host is not None:
+        from bec_scan_server.stock_adapter.declare import reset_discovery
+
+        reset_discovery()  # a changed scan modifier is seen too
     for entry in sorted(importlib.metadata.entry_points(group=GROUP), key=lambda e: e.name):
         plugin = f"{entry.name} ({entry.value})"
         try:
@@ -117,7 +155,7 @@ def load_plugins(
             text = f"{plugin}: cannot be imported: {type(exc).__name__}: {exc}"
             problems.append(PluginProblem(plugin, text))
             continue
-        found, trouble = scans_of_module(plugin, module, [*builtin, *scans])
+        found, trouble = scans_of_module(plugin, module, [*builtin, *scans], host)
         scans.update(found)
         problems += trouble
     for problem in problems:

@@ -90,6 +90,10 @@ class Runner:
             on_resume=lambda: self._resumed(ctx),
             on_report=self.on_change,
         )
+        if getattr(item.scan, "hosted", False):  # a stock scan class (docs/decisions/0006)
+            from bec_scan_server.stock_adapter.run import HostedRun
+
+            return await HostedRun(self, item, control, ctx).run()
         if item.is_scan:
             return await self._run_scan(item, control, ctx)
         return await self._run_request(item, control, ctx)

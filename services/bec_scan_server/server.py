@@ -22,6 +22,8 @@ from bec_scan_server.numbers import NumberAllocator, warn_without_persistence
 from bec_scan_server.publisher import DataPublisher
 from bec_scan_server.recovery import recover_orphaned_scan
 from bec_scan_server.runner import Runner
+from bec_scan_server.stock_adapter.host import StockHost
+from bec_scan_server.stock_adapter.paths import add_plugin_paths
 from bec_scan_server.store import QueueStore
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,9 @@ class ScanServer(Service):
             on_change=self._queue_changed,
         )
         self.manager = QueueManager(conn, self.store, self.runner, settings)
-        self.catalogue = ScanCatalogue(conn)
+        add_plugin_paths(settings.scan_server.plugin_paths)  # stock bec_server, if given (decision 0006)
+        self.stock_host = StockHost(settings.redis.url, str(settings.file_writer.base_path))
+        self.catalogue = ScanCatalogue(conn, host=self.stock_host)
         self.intake = Intake(
             conn, self.registry, self.manager, self.catalogue.scans, settings.scan_server.limits
         )
@@ -102,6 +106,7 @@ class ScanServer(Service):
         except Exception as exc:
             log.error("could not flush scan data at shutdown: %s", exc)
         self.liveness.close()
+        await asyncio.to_thread(self.stock_host.close)
 
     def heartbeat_info(self) -> dict[str, Any]:
         """Heartbeat info plus queue counters."""

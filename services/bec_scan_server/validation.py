@@ -262,6 +262,9 @@ def estimated_points(name: str, bound: BoundArgs) -> float:
 
 def build(cls: type[ScanBase], parameter: Any, limits: ScanLimits | None = None) -> ScanBase:
     """Bind, check the limits, instantiate and run the scan's own checks (positions included)."""
+    from_request = getattr(cls, "from_request", None)
+    if from_request is not None:  # a hosted stock scan class checks against its own constructor
+        return from_request(parameter, limits)  # type: ignore[no-any-return]
     bound = bind(cls, parameter)
     if limits is not None:
         check_limits(cls, bound, limits)

@@ -142,10 +142,15 @@ def _script(name: str) -> str:
 class BecCoreStack:
     """bec-core's stack through ``bec-server start``/``stop``, on a private Redis and state dir."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, plugin_paths: list[Path] | None = None
+    ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.state_dir = workdir / "state"
+        #: where the scan server also imports scan plugins from (docs/decisions/0006): the stock
+        #: venv's site-packages, as a beamline reuses the venv that holds stock bec-server and its plugin
+        self.plugin_paths = plugin_paths or []
 
     @property
     def address(self) -> str:
@@ -153,13 +158,18 @@ class BecCoreStack:
 
     def _server(self, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
         cmd = [_script("bec-server"), *args, "--redis", self.address, "--state-dir", str(self.state_dir)]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.workdir)
+        env = dict(os.environ)
+        if self.plugin_paths:
+            env["BEC_SCAN_PLUGIN_PATHS"] = os.pathsep.join(str(p) for p in self.plugin_paths)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.workdir, env=env)
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         result = self._server("start", "--config", str(START_DEVICES), "--timeout", "90", timeout=150)
         if result.returncode != 0:
-            raise RuntimeError(f"bec-server start failed (exit {result.returncode}):\n{result.stdout}{result.stderr}")
+            raise RuntimeError(
+                f"bec-server start failed (exit {result.returncode}):\n{result.stdout}{result.stderr}"
+            )
 
     def stop(self) -> str:
         result = self._server("stop", timeout=120)
@@ -222,7 +232,9 @@ def _wait_for_session(proc: subprocess.Popen[bytes], report_log: Path, budget: f
             finished_at = now
         if finished_at is not None and now - finished_at > EXIT_GRACE_S:
             _kill(proc)
-            log.write(f"\n*** pytest still alive {EXIT_GRACE_S:.0f} s after its session finished: killed ***\n")
+            log.write(
+                f"\n*** pytest still alive {EXIT_GRACE_S:.0f} s after its session finished: killed ***\n"
+            )
             return _session_status(report_log)
         if now > deadline:
             _kill(proc)
@@ -262,6 +274,15 @@ def _longrepr_text(longrepr: Any) -> str:
     return ""
 
 
+def site_packages(python: Path) -> Path:
+    """The site-packages directory of the venv of ``python``."""
+    out = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return Path(out.stdout.strip())
+
+
 def run_suite(
     env: StockEnv, exp: Expectations, workdir: Path, select: str | None = None, budget_s: float | None = None
 ) -> dict[str, Any]:
@@ -273,7 +294,7 @@ def run_suite(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     budget = budget_s or float(os.environ.get("BEC_E2E_BUDGET_S", 25 * 60))
-    stack = BecCoreStack(workdir / "stack")
+    stack = BecCoreStack(workdir / "stack", plugin_paths=[site_packages(env.python)])
     report_log = workdir / "report.jsonl"
     started = time.time()
     exit_code: int | None = None
@@ -301,7 +322,9 @@ def run_suite(
     results = parse_report_log(report_log) if report_log.is_file() else {}
     if exit_code is None:
         for test_id in exp.known() - set(results):
-            results[test_id] = Outcome("not run", 0.0, f"not reached within the time budget of {budget:.0f} s")
+            results[test_id] = Outcome(
+                "not run", 0.0, f"not reached within the time budget of {budget:.0f} s"
+            )
     return _record(started, exit_code, results, stack, stop_output)
 
 
@@ -323,7 +346,9 @@ def run_against_stock(env: StockEnv, exp: Expectations, workdir: Path) -> dict[s
         *(str(env.e2e_dir / name) for name in exp.files),
     ]  # fmt: skip
     with (workdir / "pytest.log").open("w") as log:
-        proc = subprocess.run(cmd, cwd=env.tests_dir.parent, stdout=log, stderr=subprocess.STDOUT, env=_stock_env())
+        proc = subprocess.run(
+            cmd, cwd=env.tests_dir.parent, stdout=log, stderr=subprocess.STDOUT, env=_stock_env()
+        )
     results = parse_report_log(report_log) if report_log.is_file() else {}
     return {
         "bec_version": BEC_VERSION, "against": "stock BEC services",
@@ -346,7 +371,11 @@ def _preflight(env: StockEnv, address: str, timeout: float = 20.0) -> str:
 
 
 def _record(
-    started: float, exit_code: int | None, results: dict[str, Outcome], stack: BecCoreStack, stop_output: str = ""
+    started: float,
+    exit_code: int | None,
+    results: dict[str, Outcome],
+    stack: BecCoreStack,
+    stop_output: str = "",
 ) -> dict[str, Any]:
     return {
         "bec_version": BEC_VERSION,
@@ -363,13 +392,17 @@ def _record(
 def _stock_env() -> dict[str, str]:
     """The environment for the stock suite: ours minus anything that points into our venv."""
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != str(Path(sys.executable).parent))
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if p != str(Path(sys.executable).parent)
+    )
     return env
 
 
 def _commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        )
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"

@@ -9,8 +9,10 @@ It starts a scratch redis-server (bec_core.redis_server: system binary or redisl
 /work/stockvenv) against it, waits for ``info/scans/available_scans`` (stock's
 ScanManager publishes it before it waits for a device server), decodes it with
 stock bec_lib and writes ``stock_available_scans.json`` next to this file:
-the built-in scans only (plugin scans of installed packages are left out), in
-stock's key order (``arg_input`` order is the bundle order a client validates).
+the built-in scans only, in stock's key order (``arg_input`` order is the bundle
+order a client validates); the plugin scans of the stock venv's packages
+(bec-testing-plugin 0.4.0's) go to ``stock_plugin_available_scans.json``, which
+the hosted-stock-scan system test compares our published entries with.
 Everything started is stopped again.
 """
 
@@ -33,6 +35,7 @@ POLL_S = 0.2  # pace of the deadline-bounded polls below
 
 HERE = Path(__file__).parent
 OUT = HERE / "stock_available_scans.json"
+PLUGINS_OUT = HERE / "stock_plugin_available_scans.json"
 
 _DECODE = r"""
 import json, sys
@@ -42,7 +45,10 @@ from bec_server.scan_server.scan_manager import ScanManager
 raw = redis.Redis(port=int(sys.argv[1])).get("info/scans/available_scans")
 resource = MsgpackSerialization.loads(raw).resource
 builtin = {cls.scan_name for _name, cls in ScanManager._get_scan_members() if getattr(cls, "scan_name", "")}
-print(json.dumps({k: v for k, v in resource.items() if k in builtin}))
+print(json.dumps({
+    "builtin": {k: v for k, v in resource.items() if k in builtin},
+    "plugins": {k: v for k, v in resource.items() if k not in builtin},
+}))
 """
 
 
@@ -100,9 +106,11 @@ def main() -> None:
                 server.terminate()
                 server.wait(30)
             redis_server.stop()
-    data = normalize(json.loads(out))
-    OUT.write_text(json.dumps(dict(sorted(data.items())), indent=1) + "\n")
-    print(f"wrote {OUT} ({len(data)} scans)")
+    captured = json.loads(out)
+    for path, part in ((OUT, "builtin"), (PLUGINS_OUT, "plugins")):
+        data = normalize(captured[part])
+        path.write_text(json.dumps(dict(sorted(data.items())), indent=1) + "\n")
+        print(f"wrote {path} ({len(data)} scans)")
 
 
 if __name__ == "__main__":
