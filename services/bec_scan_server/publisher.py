@@ -21,6 +21,7 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import AlarmMessage, ErrorInfo, ProgressMessage, ScanMessage, ScanStatusMessage
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.serialization import dumps
+from bec_core.text import bounded_error_info
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ async def publish_alarm(
     pipe: Pipeline | None = None,
 ) -> None:
     """SET+PUBLISH ``user/alarms``."""
+    info = bounded_error_info(info)  # a request quoting megabytes makes an alarm of kilobytes
     msg = AlarmMessage(severity=severity, info=info, metadata={**(metadata or {}), SOURCE_KEY: SERVICE_NAME})
     log.log(logging.ERROR if severity == MAJOR else logging.WARNING, "alarm: %s", info.compact_error_message)
     await connector.set_and_publish(MessageEndpoints.alarm(), msg, pipe=pipe)
