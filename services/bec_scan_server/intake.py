@@ -75,7 +75,9 @@ class Intake:
             raise RequestError(f"unknown scan type {request.scan_type!r}; available: {offered}")
         if not isinstance(request.queue, str) or not request.queue:
             raise RequestError("the queue name must be a non-empty string")
-        scan = build(cls, request.parameter, self.limits)
+        # positions (up to max_points of them) are computed in a worker thread: the loop, the
+        # heartbeat and the request reader go on meanwhile
+        scan = await asyncio.to_thread(build, cls, request.parameter, self.limits)
         motors = scan.motors()
         extra_mon = _names(scan.bound.client.get("monitored"))
         on_request = _names(scan.bound.client.get("on_request"))
