@@ -10,7 +10,6 @@ failed to build ("mot1: device failed to build (...)"; it was refused as merely
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from ss_harness import FAILING_DEVICE, Proc, device_server, request, scan_server, submit, write_devices
