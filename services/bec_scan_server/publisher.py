@@ -75,6 +75,16 @@ async def publish_scan_status(
         await own.execute()
 
 
+#: SET the point's public key unless it exists, and PUBLISH the segment only then
+#: (KEYS: public key, segment channel; ARGV: encoded ScanMessage, expiry in s)
+PUBLISH_POINT_ONCE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  return redis.call('PUBLISH', KEYS[2], ARGV[1])
+end
+return -1
+"""
+
+
 class DataPublisher:
     """Publishes scan points in order, batching whatever accumulated while Redis was busy."""
 
@@ -120,8 +130,8 @@ class DataPublisher:
 
         async def add(pipe: Pipeline) -> None:
             raw = dumps(msg)  # encoded once for the segment and its public copy
-            pipe.publish(segment, raw)
-            pipe.set(public, raw, ex=self.expiry)
+            # once per point id: a pipeline redis-py retries after a lost reply publishes nothing twice
+            pipe.eval(PUBLISH_POINT_ONCE, 2, public, segment, raw, self.expiry)
             if expired is not None:
                 pipe.delete(expired)
             raw_progress = dumps(progress)
