@@ -25,7 +25,7 @@ from bec_core.messages import (
 )
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_connector.base import MessageObject, recover_rid
-from bec_core.serialization import loads_message
+from bec_core.serialization import dumps, loads_message
 from bec_core.text import cut_text
 from bec_scan_server.devices import DeviceRegistry
 from bec_scan_server.manager import QueueManager
@@ -92,7 +92,9 @@ class Intake:
         text is cut to :data:`MAX_ANSWER` characters (a refusal never echoes megabytes)."""
         await self.connector.send(
             MessageEndpoints.scan_queue_request_response(),
-            RequestResponseMessage(accepted=accepted, message=_cut(message), metadata=dict(metadata)),
+            RequestResponseMessage(
+                accepted=accepted, message=_cut(message), metadata=bounded_metadata(metadata)
+            ),
         )
 
     async def handle_request(self, value: Any, channel: str) -> None:
@@ -280,6 +282,29 @@ class Intake:
         except QueueError as exc:
             response = RequestResponseMessage(accepted=False, message=_cut(str(exc)), metadata=value.metadata)
         await self.connector.send(MessageEndpoints.scan_queue_order_change_response(), response)
+
+
+#: an answer echoes the request's metadata (as stock BEC) up to this size, encoded
+MAX_ECHO = 16 * 1024
+
+
+def bounded_metadata(metadata: dict[str, Any], limit: int = MAX_ECHO) -> dict[str, Any]:
+    """The request's metadata for its answer: whole if it encodes to at most ``limit`` bytes, else
+    with each large value replaced by a note of its size (the RID and small keys are kept), so a
+    burst of requests carrying megabytes does not come back as megabytes of answers."""
+    try:
+        if len(dumps(metadata)) <= limit:
+            return dict(metadata)
+    except Exception:  # not encodable as it is: cut what does not encode small
+        pass
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        try:
+            size = len(dumps(value))
+        except Exception:
+            size = -1
+        out[key] = value if 0 <= size <= 1024 else f"[cut: {size} bytes encoded]" if size >= 0 else "[cut]"
+    return out
 
 
 def channel_user(channel: str) -> str | None:

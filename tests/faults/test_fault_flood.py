@@ -64,6 +64,32 @@ async def test_a_burst_of_large_requests_is_answered_and_drained(fault_stack: Fa
     )
 
 
+async def test_a_burst_of_requests_under_the_limit_is_answered(fault_stack: FaultStack, client):
+    """200 x 400 KiB (under max_request_bytes): kept whole up to the reader's 64 MiB budget, decoded
+    and refused one by one (an unknown scan type); past the budget refused unread as "busy"."""
+    stack = fault_stack.start()
+    await wait_services(client, ["ScanServer", "ScanBundler", "DeviceServer"], DEADLINE)
+    rec = await Recorder(client).follow(**all_endpoints())
+    channel = MessageEndpoints.scan_queue_request("default").endpoint
+    rids = []
+    pipe = client.redis.pipeline(transaction=False)
+    for _ in range(BURST):
+        msg = request("no_such_scan")
+        msg.metadata["user_metadata"] = {"blob": "x" * (400 << 10)}
+        rids.append(msg.metadata["RID"])
+        pipe.publish(channel, dumps(msg))
+    await pipe.execute()
+    await rec.wait_for(
+        lambda: all(rec.response(r) is not None for r in rids), f"an answer to each of the {BURST}", DEADLINE
+    )
+    texts = [rec.response(r).message for r in rids]
+    busy = sum("scan server busy" in t for t in texts)
+    assert all("unknown scan type" in t or "scan server busy" in t for t in texts), set(texts)
+    assert all(len(t) < 2100 for t in texts)
+    assert "request subscription" not in (stack.tmp / "ss.log").read_text(errors="replace")
+    print(f"\nFIGURE flood of {BURST} x 400 KiB requests: {BURST} answered ({busy} refused as busy), 0 lost")
+
+
 async def test_a_dropped_request_subscription_is_resubscribed_at_once(fault_stack: FaultStack, client):
     stack = fault_stack.start()
     await wait_services(client, ["ScanServer", "ScanBundler", "DeviceServer"], DEADLINE)
