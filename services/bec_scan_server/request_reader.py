@@ -133,31 +133,35 @@ class RequestReader:
     # ------------------------------------------------------------------ the thread
     def _run(self) -> None:
         delay = 0.0
+        lost = False  # an established subscription was lost and is not back yet
         while not self._stop.is_set():
             wire: _Wire | None = None
             try:
                 wire = _Wire.connect(self._kwargs, self._stop)
                 wire.subscribe(self.pattern, self._kwargs)
-                if self._subscribed.is_set():
+                if lost:
                     log.warning("request subscription %s: resubscribed", self.pattern)
                 self._subscribed.set()
-                delay = 0.0
+                lost, delay = False, 0.0
                 while not self._stop.is_set():
                     self._put(*wire.publication(self.max_bytes))
             except (ReaderError, OSError) as exc:
                 if self._stop.is_set():
                     break
-                self.drops += 1
-                log.warning(
-                    "request subscription %s: lost (%s); requests published until it is back are lost "
-                    "(Redis drops a subscriber more than client-output-buffer-limit pubsub behind); "
-                    "resubscribing %s",
-                    self.pattern,
-                    exc,
-                    "at once" if delay == 0 else f"in {delay:g} s",
-                )
+                if self._subscribed.is_set() and not lost:
+                    lost = True
+                    self.drops += 1
+                    log.warning(
+                        "request subscription %s: lost (%s); requests published until it is back are lost "
+                        "(Redis went away, or dropped a subscriber more than client-output-buffer-limit "
+                        "pubsub behind); resubscribing at once",
+                        self.pattern,
+                        exc,
+                    )
+                else:  # Redis is away (or not there yet): try again with back-off, quietly
+                    log.debug("request subscription %s: cannot subscribe (%s)", self.pattern, exc)
                 if delay:
-                    self._stop.wait(delay)  # Redis itself is away: back off
+                    self._stop.wait(delay)
                 delay = min(max(delay * 2, 0.05), 2.0)
             finally:
                 if wire is not None:

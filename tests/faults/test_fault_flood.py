@@ -109,7 +109,7 @@ async def test_a_dropped_request_subscription_is_resubscribed_at_once(fault_stac
         return "resubscribed" in path.read_text(errors="replace")
 
     assert await until(resubscribed, DEADLINE), stack.logs()
-    assert "Redis drops a subscriber" in path.read_text(errors="replace")
+    assert "client-output-buffer-limit pubsub" in path.read_text(errors="replace")
     response = await submit(client, rec, request("acquire"))
     assert response.accepted, response.message
 
