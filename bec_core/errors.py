@@ -47,6 +47,11 @@ class ConnectorError(BECError, ConnectionError):
     """Redis is unreachable, refused the credentials or a command."""
 
 
+class RedisCredentialsError(ConnectorError):
+    """Redis answers but refuses the user, its password, or a command for it: starting the stack
+    again does not help, the credentials or the user's ACL must change (the text says which)."""
+
+
 class RedisNoAnswerError(ConnectorError, TimeoutError):
     """Redis did not answer a call within its deadline (down, or frozen); the text says how long."""
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import LogMessage
+from bec_core.text import cut_text
 
 if TYPE_CHECKING:
     from bec_core.redis_connector import AsyncRedisConnector
@@ -38,9 +39,22 @@ def setup_logging(level: str | int = "INFO", service: str = "bec") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler._bec_stderr = True  # type: ignore[attr-defined]
     handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)-7s {service} %(name)s: %(message)s", "%H:%M:%S")
+        BoundedFormatter(f"%(asctime)s %(levelname)-7s {service} %(name)s: %(message)s", "%H:%M:%S")
     )
     root.addHandler(handler)
+
+
+class BoundedFormatter(logging.Formatter):
+    """A formatter whose message part is cut to :data:`~bec_core.text.MAX_ENTRY` characters
+    (a request quoting a megabyte gives a line, not a megabyte); a traceback is kept whole."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = record.message
+        record.message = cut_text(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
 
 
 class RedisLogHandler(logging.Handler):
@@ -58,7 +72,7 @@ class RedisLogHandler(logging.Handler):
         if record.name.startswith(("bec_core.redis_connector", "redis")):
             return  # never log about Redis trouble through Redis
         try:
-            text = self.format(record) if self.formatter else record.getMessage()
+            text = cut_text(self.format(record) if self.formatter else record.getMessage())
             msg = LogMessage(
                 log_type=_LEVELS.get(record.levelno, "warning"),  # type: ignore[arg-type]
                 log_msg={

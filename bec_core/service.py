@@ -124,8 +124,8 @@ class Service:
 
     def _on_signal(self, signum: int) -> None:
         self._signals += 1
-        if self._signals == 1:
-            log.warning(
+        if self._signals == 1:  # a normal stop (``bec-server stop``): INFO, not a warning
+            log.info(
                 "%s received %s: stopping gracefully (send it again to force)",
                 self.name,
                 signal.Signals(signum).name,

@@ -40,7 +40,7 @@ from bec_core.client.report import Liveness, ScanReport
 from bec_core.client.scans import Scans, unknown_scan_text
 from bec_core.client.validation import bundle_args, validate_call
 from bec_core.endpoints import MessageEndpoints
-from bec_core.errors import ConnectorError, RequestTimeoutError
+from bec_core.errors import ConnectorError, RedisCredentialsError, RequestTimeoutError
 
 #: default deadline of a device RPC (the device server's own deadlines are shorter)
 RPC_TIMEOUT_S = 15.0
@@ -55,6 +55,9 @@ def open_connector(address: str, username: str | None, password: str | None) -> 
     connector = RedisConnector(address, timeout=5.0, username=username, password=password, retries=2)
     try:
         connector.connect()
+    except RedisCredentialsError:  # Redis runs: starting the stack would not help, the text says what does
+        connector.shutdown()
+        raise
     except (ConnectorError, TimeoutError) as exc:  # refused at once, or no answer within the deadline
         connector.shutdown()
         raise ServerNotRunningError(f"{exc}; {START_HINT}") from None

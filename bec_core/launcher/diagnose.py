@@ -20,6 +20,8 @@ def redis_hint(log_text: str, user: str) -> str:
             f": Redis user {user!r} may not run {match.group(1).upper()} "
             f"(add the permission to its ACL, e.g. +@all ~* &*)"
         )
+    if "requires a user and password" in log_text:
+        return ": Redis requires a user and password (set BEC_REDIS_USERNAME and BEC_REDIS_PASSWORD)"
     if "WRONGPASS" in log_text or "refused user" in log_text:
         return f": Redis refused user {user!r} (check BEC_REDIS_USERNAME/BEC_REDIS_PASSWORD)"
     return ""

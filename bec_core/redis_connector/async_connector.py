@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bec_core.endpoints import EndpointInfo
-from bec_core.errors import ConnectorError, DecodeError
+from bec_core.errors import ConnectorError, DecodeError, RedisCredentialsError
 from bec_core.redis_connector import streams
 from bec_core.redis_connector.base import (
     ConnectorStats,
@@ -68,6 +68,29 @@ def normalize_url(address: str) -> str:
     return f"redis://{host}:{port}"
 
 
+#: how to give the credentials (the services' settings and the ``bec`` client read these)
+CREDENTIALS_HOW = "set BEC_REDIS_USERNAME and BEC_REDIS_PASSWORD, or `bec --username U --password P`"
+
+
+def credentials_refusal(url: str, username: str | None, password: str | None, exc: BaseException) -> str:
+    """What to tell a user whose credentials Redis refused: which were sent and what to change.
+
+    Redis says only "Authentication required" (none sent) or "invalid username-password pair
+    or user is disabled" (one of the three); the text says which credentials went out, so the
+    user knows whether to add them or to correct them. Never the password itself.
+    """
+    user = username or "default"
+    text = str(exc).rstrip(".")
+    if password is None and "required" in text.lower():
+        return f"Redis at {url} requires a user and password and none was given ({text}): {CREDENTIALS_HOW}"
+    if password is None:
+        return f"Redis at {url} refused user {user!r}, sent without a password ({text}): {CREDENTIALS_HOW}"
+    return (
+        f"Redis at {url} refused user {user!r} with the password given ({text}): the user does not exist, "
+        f"is disabled, or the password does not match; check BEC_REDIS_USERNAME and BEC_REDIS_PASSWORD"
+    )
+
+
 class AsyncRedisConnector:
     """BEC's connector surface on asyncio.
 
@@ -95,6 +118,7 @@ class AsyncRedisConnector:
         self.url = normalize_url(address)
         self.name = name
         self.username = username
+        self._password = password
         self.connect_timeout = connect_timeout
         if outage_timeout is None:
             outage_timeout = connect_timeout if retries is not None else DEFAULT_OUTAGE_TIMEOUT
@@ -146,12 +170,13 @@ class AsyncRedisConnector:
                 f"cannot reach Redis at {self.url}: no answer within {self.connect_timeout:g} s"
             ) from None
         except AuthenticationError as exc:
-            raise ConnectorError(
-                f"Redis at {self.url} refused user {self.username or 'default'!r}: {exc}"
+            raise RedisCredentialsError(
+                credentials_refusal(self.url, self.username, self._password, exc)
             ) from None
         except NoPermissionError as exc:
-            raise ConnectorError(
-                f"Redis user {self.username or 'default'!r} may not run PING at {self.url}: {exc}"
+            raise RedisCredentialsError(
+                f"Redis user {self.username or 'default'!r} may not run PING at {self.url}: {exc} "
+                "(add the permission to the user's ACL, e.g. +@all ~* &*)"
             ) from None
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise ConnectorError(f"cannot reach Redis at {self.url}: {exc}") from None

@@ -33,6 +33,9 @@ def on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
 def status_future(status: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
     """A future that completes when ``status`` finishes (with its exception if it failed)."""
     fut: asyncio.Future[None] = loop.create_future()
+    # the waiter may be gone (its instruction was cancelled by an abort) when the status fails:
+    # the failure is then nobody's business, not "Future exception was never retrieved"
+    fut.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     def resolve(st: Any) -> None:
         if fut.done():

@@ -6,6 +6,7 @@ from typing import Any
 
 from bec_core.errors import BECError
 from bec_core.messages import ErrorInfo
+from bec_core.text import bounded_error_info
 from bec_device_server.devices import describe_exception
 
 
@@ -17,11 +18,13 @@ def error_info(exc: BaseException, device: Any) -> ErrorInfo:
     else:
         full, compact = describe_exception(exc)
     exc_type = getattr(exc, "exception_type", None) or type(exc).__name__
-    return ErrorInfo(
-        error_message=full,
-        compact_error_message=compact,
-        exception_type=exc_type,
-        device=getattr(exc, "device", None) or device,
+    return bounded_error_info(
+        ErrorInfo(
+            error_message=full,
+            compact_error_message=compact,
+            exception_type=exc_type,
+            device=getattr(exc, "device", None) or device,
+        )
     )
 
 

@@ -129,7 +129,8 @@ class InstructionProcessor:
                 task.cancel()
                 count += 1
         if count:
-            log.warning("cancelled %d running instruction(s) of scan %s: %s", count, scan_id, reason)
+            # the scan's stop (a user abort, halt or the scan's end): normal operation, INFO
+            log.info("cancelled %d running instruction(s) of scan %s: %s", count, scan_id, reason)
         return count
 
     async def _execute(self, entry_id: str, instr: DeviceInstructionMessage, instr_id: str) -> bytes:

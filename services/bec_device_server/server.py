@@ -319,6 +319,8 @@ class DeviceServer(Service):
                     self.bec_signals.attach(entry)
             else:
                 info = placeholder_info(entry, self.devices.allowed_modules)
+                if entry.error is not None:  # the scan server names it when a scan asks for the device
+                    info["build_error"] = entry.error[:500]
                 await self.connector.set(
                     MessageEndpoints.device_info(entry.name),
                     DeviceInfoMessage(device=entry.name, info=info),

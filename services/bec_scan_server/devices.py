@@ -138,6 +138,8 @@ class DeviceRegistry:
         self.devices: dict[str, DeviceEntry] = {}
         #: dotted component paths per device, from ``info/devices/info/<dev>`` (read on demand)
         self._components: dict[str, frozenset[str]] = {}
+        #: ``device_info`` per device (base class, build error), read on demand
+        self._infos: dict[str, dict[str, Any]] = {}
 
     def load(self, msg: AvailableResourceMessage | None) -> None:
         """Replace the known devices with the content of a config message."""
@@ -150,6 +152,7 @@ class DeviceRegistry:
                 devices[str(cfg["name"])] = DeviceEntry.from_config(cfg)
         self.devices = devices
         self._components = {}
+        self._infos = {}
 
     async def refresh(self) -> str | None:
         """Read ``info/devices/config`` again; returns None, or why the old view was kept."""
@@ -205,11 +208,39 @@ class DeviceRegistry:
                 known = ", ".join(sorted(self.devices)[:20]) or "none"
                 raise RequestError(f"{name}: unknown device (known devices: {known})")
             if not entry.enabled:
+                failure = (await self._info(entry.name)).get("build_error")
+                if failure:
+                    raise RequestError(
+                        f"{name}: device failed to build ({str(failure)[:200]}); it stays disabled until "
+                        "its config is fixed"
+                    )
                 raise RequestError(f"{name}: device is disabled")
             if name in movable and entry.read_only:
                 raise RequestError(f"{name}: device is read-only and cannot be moved")
             if name != entry.name:
                 await self._check_component(name, entry.name)
+            elif name in movable and (await self._info(name)).get("device_base_class") == "device":
+                raise RequestError(f"{name} is not a positioner: it cannot be scanned or moved")
+
+    async def _info(self, root: str) -> dict[str, Any]:
+        """The ``device_info`` dict the device server published for ``root`` (cached until the config
+        changes; empty when there is none or it cannot be read)."""
+        info = self._infos.get(root)
+        if info is None:
+            try:
+                msg = await self.connector.get(MessageEndpoints.device_info(root))
+            except Exception as exc:  # unreadable info: the device server checks the request itself
+                log.error("cannot read the device info of %s: %s", root, exc)
+                return {}
+            raw = msg.info if isinstance(msg, DeviceInfoMessage) and isinstance(msg.info, dict) else {}
+            nested = raw.get("device_info", raw)
+            info = {
+                **(nested if isinstance(nested, dict) else {}),
+                **{k: v for k, v in raw.items() if k != "device_info"},
+            }
+            if isinstance(msg, DeviceInfoMessage):
+                self._infos[root] = info
+        return info
 
     async def _check_component(self, name: str, root: str) -> None:
         path = name[len(root) + 1 :]

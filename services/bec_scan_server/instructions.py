@@ -85,6 +85,8 @@ class Liveness:
             if self._timer is not None:
                 self._timer.cancel()
             self._arm(expires_in)
+        elif msg.status == BECStatus.IDLE:  # it said it stops (``bec-server stop``): normal, INFO
+            self.mark_lost("the device server stopped (it reported status IDLE)", logging.INFO)
         else:
             self.mark_lost(f"the device server reported status {msg.status.name}")
 
@@ -111,8 +113,9 @@ class Liveness:
             return
         self.mark_lost(f"no heartbeat from the device server for {self.expiry:g} s")
 
-    def mark_lost(self, reason: str) -> None:
-        """Declare the device server gone; every pending wait fails with :class:`DeviceServerLost`."""
+    def mark_lost(self, reason: str, level: int = logging.ERROR) -> None:
+        """Declare the device server gone; every pending wait fails with :class:`DeviceServerLost`
+        (logged at ``level``: ERROR unless it said it was stopping)."""
         was_alive = self.alive
         self.alive = False
         self.reason = reason
@@ -124,7 +127,7 @@ class Liveness:
             self._lost.set_result(None)
         self._lost = None
         if was_alive:
-            log.error("device server lost: %s", reason)
+            log.log(level, "device server lost: %s", reason)
 
     def lost_future(self) -> asyncio.Future[None]:
         """A future that completes when the device server is lost (at once if it is)."""

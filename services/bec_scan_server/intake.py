@@ -13,9 +13,6 @@ import asyncio
 import logging
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from bec_core.config import ScanLimits
 from bec_core.endpoints import MessageEndpoints
 from bec_core.errors import DecodeError
@@ -28,12 +25,14 @@ from bec_core.messages import (
 )
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_connector.base import MessageObject, recover_rid
-from bec_core.serialization import loads_message
+from bec_core.serialization import dumps, loads_message
+from bec_core.text import cut_text
 from bec_scan_server.devices import DeviceRegistry
 from bec_scan_server.manager import QueueManager
 from bec_scan_server.modifications import modify, reorder
 from bec_scan_server.publisher import MINOR, WARNING, error_info, publish_alarm
 from bec_scan_server.queue import QueueError
+from bec_scan_server.request_reader import RawRequest, RequestReader
 from bec_scan_server.scans import SCANS, ScanBase
 from bec_scan_server.scans.device_rpc import DeviceRPC
 from bec_scan_server.validation import RequestError, build
@@ -45,7 +44,7 @@ MAX_ANSWER = 2000
 
 
 def _cut(text: str, limit: int = MAX_ANSWER) -> str:
-    return text if len(text) <= limit else text[: limit - 20] + f"... [{len(text)} chars]"
+    return cut_text(text, limit)
 
 
 class Intake:
@@ -65,7 +64,7 @@ class Intake:
         self.manager = manager
         self.scans = scans
         self.direct: set[asyncio.Task[Any]] = set()
-        self._pubsub: Any = None
+        self._reader: RequestReader | None = None
 
     # ------------------------------------------------------------------ validation
     async def build(self, request: ScanQueueMessage) -> tuple[ScanBase, dict[str, list[str]]]:
@@ -76,7 +75,9 @@ class Intake:
             raise RequestError(f"unknown scan type {request.scan_type!r}; available: {offered}")
         if not isinstance(request.queue, str) or not request.queue:
             raise RequestError("the queue name must be a non-empty string")
-        scan = build(cls, request.parameter, self.limits)
+        # positions (up to max_points of them) are computed in a worker thread: the loop, the
+        # heartbeat and the request reader go on meanwhile
+        scan = await asyncio.to_thread(build, cls, request.parameter, self.limits)
         motors = scan.motors()
         extra_mon = _names(scan.bound.client.get("monitored"))
         on_request = _names(scan.bound.client.get("on_request"))
@@ -87,10 +88,13 @@ class Intake:
         return scan, self.registry.readout_priority(motors, extra_mon, on_request)
 
     async def respond(self, metadata: dict[str, Any], accepted: bool, message: str = "") -> None:
-        """Answer on ``info/queue/queue_request_response`` with the request's metadata (RID)."""
+        """Answer on ``info/queue/queue_request_response`` with the request's metadata (RID); the
+        text is cut to :data:`MAX_ANSWER` characters (a refusal never echoes megabytes)."""
         await self.connector.send(
             MessageEndpoints.scan_queue_request_response(),
-            RequestResponseMessage(accepted=accepted, message=message, metadata=dict(metadata)),
+            RequestResponseMessage(
+                accepted=accepted, message=_cut(message), metadata=bounded_metadata(metadata)
+            ),
         )
 
     async def handle_request(self, value: Any, channel: str) -> None:
@@ -130,64 +134,61 @@ class Intake:
         task.add_done_callback(self.direct.discard)
 
     async def _reject(self, metadata: dict[str, Any], text: str) -> None:
-        log.warning("request rejected: %s", text)
+        log.warning("request rejected: %s", _cut(text))
         if metadata.get("RID"):
             await self.respond(metadata, False, text)
         else:
-            await publish_alarm(self.connector, MINOR, error_info(f"request rejected: {text}"), metadata)
+            info = error_info(_cut(f"request rejected: {text}"))
+            await publish_alarm(self.connector, MINOR, info, metadata)
 
     # ------------------------------------------------------------------ raw request channel
     async def subscribe_requests(self) -> None:
-        """PSUBSCRIBE ``personal/*/queue/queue_request`` (before the service reports RUNNING)."""
-        self._pubsub = self.connector.redis.pubsub()
-        await self._pubsub.psubscribe(MessageEndpoints.scan_queue_request().endpoint)
+        """PSUBSCRIBE ``personal/*/queue/queue_request`` (before the service reports RUNNING).
+
+        The subscription is read by a thread of its own (:mod:`bec_scan_server.request_reader`)
+        so that a burst is drained at socket speed whatever the event loop is doing."""
+        self._reader = RequestReader.for_connector(
+            self.connector, MessageEndpoints.scan_queue_request().endpoint, self.limits.max_request_bytes
+        )
+        await self._reader.start()
 
     async def listen(self) -> None:
-        """Read the request channels until cancelled, resubscribing when Redis drops."""
-        delay = 0.05
-        while True:
-            try:
-                if self._pubsub is None:
-                    await self.subscribe_requests()
-                    delay = 0.05
-                while True:
-                    raw = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
-                    if raw is not None and raw.get("type") == "pmessage":
-                        await self._on_raw(_text(raw["channel"]), raw["data"])
-            except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
-                log.warning("request channel: lost Redis (%s); resubscribing", exc)
-                await self._close_pubsub()
-                if delay > 0.05:  # the first resubscription is at once (a dropped subscriber)
-                    await asyncio.sleep(delay)  # reconnection back-off
-                delay = min(delay * 2, 2.0)
-            except asyncio.CancelledError:
-                await self._close_pubsub()
-                raise
+        """Decode, validate and answer what the reader queued, in arrival order, until cancelled."""
+        assert self._reader is not None, "subscribe_requests() first"
+        try:
+            while True:
+                item = await self._reader.get()
+                if item.data is None:
+                    await self._refuse_cut(item)
+                else:
+                    await self._on_raw(item.channel, item.data)
+        finally:
+            await self._reader.stop()
 
-    async def _close_pubsub(self) -> None:
-        pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            try:
-                await pubsub.aclose()
-            except Exception:  # the connection is gone anyway
-                pass
-
-    async def _on_raw(self, channel: str, data: bytes) -> None:
-        limit = self.limits.max_request_bytes
-        if len(data) > limit:  # refused undecoded: a flood of these is drained at memory speed
+    async def _refuse_cut(self, item: RawRequest) -> None:
+        """Answer a request the reader kept only the ends of (too large, or too many waiting)."""
+        if item.cut == "busy":
             text = (
-                f"request of {len(data)} bytes on {channel} is larger than the limit of {limit} bytes "
+                f"scan server busy: {self._reader.budget if self._reader else 0} bytes of requests are "
+                f"waiting to be handled; this request of {item.size} bytes on {item.channel} was refused "
+                "unread, send it again"
+            )
+        else:
+            limit = self.limits.max_request_bytes
+            text = (
+                f"request of {item.size} bytes on {item.channel} is larger than the limit of {limit} bytes "
                 "(scan_server.limits.max_request_bytes)"
             )
-            log.warning("request rejected: %s", text)
-            rid = recover_rid(data[:65536]) or recover_rid(data[-65536:])
-            if rid is not None:
-                await self.respond({"RID": rid}, False, text)
-            return
+        log.warning("request rejected: %s", text)
+        rid = recover_rid(item.head) or recover_rid(item.tail)
+        if rid is not None:
+            await self.respond({"RID": rid}, False, text)
+
+    async def _on_raw(self, channel: str, data: bytes) -> None:
         try:
             value = loads_message(data, channel)
         except DecodeError as exc:
-            log.warning("%s", _cut(str(exc), 300))
+            log.warning("%s", cut_text(str(exc), 300))
             rid = recover_rid(data)
             if rid is not None:  # the sender can be named: answer it
                 await self.respond({"RID": rid}, False, _cut(f"undecodable scan request: {exc}"))
@@ -243,7 +244,7 @@ class Intake:
         log.warning("queue order change rejected: %s", text)
         await self.connector.send(
             MessageEndpoints.scan_queue_order_change_response(),
-            RequestResponseMessage(accepted=False, message=text, metadata=dict(metadata)),
+            RequestResponseMessage(accepted=False, message=_cut(text), metadata=dict(metadata)),
         )
 
     async def _on_modification(self, msg: MessageObject) -> None:
@@ -279,8 +280,31 @@ class Intake:
             await reorder(self.manager, value)
             response = RequestResponseMessage(accepted=True, message="", metadata=value.metadata)
         except QueueError as exc:
-            response = RequestResponseMessage(accepted=False, message=str(exc), metadata=value.metadata)
+            response = RequestResponseMessage(accepted=False, message=_cut(str(exc)), metadata=value.metadata)
         await self.connector.send(MessageEndpoints.scan_queue_order_change_response(), response)
+
+
+#: an answer echoes the request's metadata (as stock BEC) up to this size, encoded
+MAX_ECHO = 16 * 1024
+
+
+def bounded_metadata(metadata: dict[str, Any], limit: int = MAX_ECHO) -> dict[str, Any]:
+    """The request's metadata for its answer: whole if it encodes to at most ``limit`` bytes, else
+    with each large value replaced by a note of its size (the RID and small keys are kept), so a
+    burst of requests carrying megabytes does not come back as megabytes of answers."""
+    try:
+        if len(dumps(metadata)) <= limit:
+            return dict(metadata)
+    except Exception:  # not encodable as it is: cut what does not encode small
+        pass
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        try:
+            size = len(dumps(value))
+        except Exception:
+            size = -1
+        out[key] = value if 0 <= size <= 1024 else f"[cut: {size} bytes encoded]" if size >= 0 else "[cut]"
+    return out
 
 
 def channel_user(channel: str) -> str | None:
@@ -309,7 +333,3 @@ def _names(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -151,10 +151,15 @@ class QueueManager:
                 wake.clear()
                 continue
             queue.take(item)
-            await self._persist(partial(self.store.remove, name, item.raw), "taking the item from the store")
-            control = Control()
+            control = Control()  # before the first await: an abort from now on reaches this item
             self.controls[name] = control
+            await self._persist(partial(self.store.remove, name, item.raw), "taking the item from the store")
             await self._persist(self.publish_status, "publishing the queue status")
+            if control.exit is not None:  # stopped in the window above, before it ran: it never runs
+                self.controls.pop(name, None)
+                item.reason = "user"
+                await self._persist(partial(self._finished, queue, item, False), "recording the stopped item")
+                continue
             task = asyncio.get_running_loop().create_task(
                 self.runner.run(item, control), name=f"item:{item.rid}"
             )

@@ -21,6 +21,7 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import AlarmMessage, ErrorInfo, ProgressMessage, ScanMessage, ScanStatusMessage
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.serialization import dumps
+from bec_core.text import bounded_error_info
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ async def publish_alarm(
     pipe: Pipeline | None = None,
 ) -> None:
     """SET+PUBLISH ``user/alarms``."""
+    info = bounded_error_info(info)  # a request quoting megabytes makes an alarm of kilobytes
     msg = AlarmMessage(severity=severity, info=info, metadata={**(metadata or {}), SOURCE_KEY: SERVICE_NAME})
     log.log(logging.ERROR if severity == MAJOR else logging.WARNING, "alarm: %s", info.compact_error_message)
     await connector.set_and_publish(MessageEndpoints.alarm(), msg, pipe=pipe)
@@ -71,6 +73,16 @@ async def publish_scan_status(
     await connector.set_and_publish(MessageEndpoints.scan_status(), msg, pipe=own)
     if pipe is None:
         await own.execute()
+
+
+#: SET the point's public key unless it exists, and PUBLISH the segment only then
+#: (KEYS: public key, segment channel; ARGV: encoded ScanMessage, expiry in s)
+PUBLISH_POINT_ONCE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  return redis.call('PUBLISH', KEYS[2], ARGV[1])
+end
+return -1
+"""
 
 
 class DataPublisher:
@@ -118,8 +130,8 @@ class DataPublisher:
 
         async def add(pipe: Pipeline) -> None:
             raw = dumps(msg)  # encoded once for the segment and its public copy
-            pipe.publish(segment, raw)
-            pipe.set(public, raw, ex=self.expiry)
+            # once per point id: a pipeline redis-py retries after a lost reply publishes nothing twice
+            pipe.eval(PUBLISH_POINT_ONCE, 2, public, segment, raw, self.expiry)
             if expired is not None:
                 pipe.delete(expired)
             raw_progress = dumps(progress)

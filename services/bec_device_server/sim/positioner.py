@@ -77,6 +77,7 @@ class SimPositioner(LeanRead, Device, PositionerBase):
         self._egu = egu
         self._stop_event = threading.Event()
         self._move_thread: threading.Thread | None = None
+        self._finishing = False
         super().__init__(
             name=name, parent=parent, kind=kind, settle_time=settle_time, timeout=timeout, **kwargs
         )
@@ -174,6 +175,21 @@ class SimPositioner(LeanRead, Device, PositionerBase):
             return
         self.motor_is_moving.put(0)
         self._done_moving(success=True)
+
+    def _done_moving(
+        self, success: bool = True, timestamp: Any = None, value: Any = None, **kwargs: Any
+    ) -> None:
+        """Finish the running move's status once. A failed MoveStatus stops its device, whose
+        ``stop()`` finishes the move again: without this guard that second call, made while the
+        first still runs the status callbacks, raised ophyd's ``InvalidState`` (a traceback in the
+        log after every user abort)."""
+        if self._finishing:
+            return
+        self._finishing = True
+        try:
+            super()._done_moving(success=success, timestamp=timestamp, value=value, **kwargs)
+        finally:
+            self._finishing = False
 
     def _update_readback(self, value: float) -> None:
         self.readback.put(value)
