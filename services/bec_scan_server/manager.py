@@ -167,10 +167,16 @@ class QueueManager:
             try:
                 ok = await asyncio.shield(task)
             except asyncio.CancelledError:
-                if not task.done():
-                    control.stop("halted", "user", note="shutdown")
-                    await asyncio.gather(task, return_exceptions=True)
-                raise
+                worker = asyncio.current_task()
+                if worker is not None and worker.cancelling():  # the service stops: halt the item
+                    if not task.done():
+                        control.stop("halted", "user", note="shutdown")
+                        await asyncio.gather(task, return_exceptions=True)
+                    raise
+                # the item's task was cancelled before its run could catch it (a stop that came
+                # before its first step): it ends stopped, and this queue's worker goes on
+                item.reason = item.reason or "user"
+                ok = False
             except Exception:
                 log.exception("queue %s: item %s crashed", name, item.rid)
                 ok = False

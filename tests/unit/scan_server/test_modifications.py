@@ -145,3 +145,43 @@ async def test_named_queue_created_on_demand_and_stored(manager):
     assert set(status.queue) == {"primary", "second"}
     stored = await manager.store.load()
     assert [(s.queue, s.queue_id) for s in stored] == [("second", item.queue_id)]
+
+
+async def test_a_stop_before_the_items_first_step_ends_it_and_the_worker_goes_on(clean_redis):
+    """An abort handled after the worker made the item's task but before that task's first step
+    cancels a coroutine that never ran: the item ends STOPPED and the next one still runs."""
+    from waiting import until
+
+    conn = await AsyncRedisConnector(clean_redis).connect()
+    ran: list[str] = []
+
+    def run(item, control):
+        if item.rid == "a":  # lands before the task's first step (call_soon order)
+            asyncio.get_running_loop().call_soon(control.stop, "aborted", "user")
+
+        async def body() -> bool:
+            ran.append(item.rid)
+            return True
+
+        return body()
+
+    runner = SimpleNamespace(numbers=SimpleNamespace(last_scan_number=0), run=run)
+    manager = QueueManager(conn, QueueStore(conn), runner, ServiceSettings())  # type: ignore[arg-type]
+    worker = asyncio.create_task(manager.run())
+    try:
+        await queued(manager, "a")
+        await queued(manager, "b")
+
+        async def both_done() -> bool:
+            return len(await conn.lrange(MessageEndpoints.scan_queue_history(), 0, -1)) == 2
+
+        assert await until(both_done, 10), "the two items did not both end"
+        statuses = [
+            m.status for m in reversed(await conn.lrange(MessageEndpoints.scan_queue_history(), 0, -1))
+        ]
+        assert statuses == ["STOPPED", "COMPLETED"] and ran == ["b"], (statuses, ran)
+        assert not worker.done()
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        await conn.close()
