@@ -23,7 +23,8 @@ class DeviceActionError(DeviceError):
 
 
 class DeviceConnectionError(DeviceError):
-    """A device was constructed but could not connect (it is kept, disabled, as stock does)."""
+    """A device was constructed but could not connect or initialise (describe, ``on_connected``,
+    first readings, ``deviceConfig``, proxy registration): it is kept, disabled, as stock does."""
 
 
 class DeviceClassError(ConfigError):
