@@ -137,7 +137,7 @@ def build_device(config: DeviceConfig, cls: type, facade: DeviceManagerFacade) -
             if apply_config(obj, rest):
                 read = _first(obj.read, config.name)
             register_proxy(obj, facade.devices)
-        except Exception as exc:
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
             raise DeviceConnectionError(
                 f"{config.name}: failed to initialise: {type(exc).__name__}: {exc}"
             ) from exc
@@ -160,7 +160,7 @@ def _first(method: Any, name: str) -> dict[str, Any] | None:
     """A first reading for the caches; a failure here does not fail the device (reads have a policy)."""
     try:
         return dict(method())
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
         log.warning("%s: first %s() failed: %s", name, method.__name__, exc)
         return None
 

@@ -77,7 +77,8 @@ def _reasons(failed: dict[str, str]) -> str:
 
 def failure_texts(failures: dict[str, BaseException], invalid: dict[str, str]) -> dict[str, str]:
     """One line per failed device: its build error, or the first line of its validation error."""
-    out = {name: describe_exception(exc)[1] for name, exc in failures.items()}
+    # without the device's own name inside (``mot1: ...``), so that equal failures group
+    out = {name: describe_exception(exc)[1].replace(f"{name}: ", "") for name, exc in failures.items()}
     for name, text in invalid.items():
         line = text.splitlines()[0] if text else "invalid entry"
         out[name] = line.split(": ", 2)[-1] if line.count(": ") >= 2 else line

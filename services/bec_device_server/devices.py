@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from bec_device_server.bridge import guarded
 from bec_device_server.build import Built, build_device, build_order
 from bec_device_server.config import DeviceConfig
 from bec_device_server.errors import DeviceConnectionError
@@ -164,7 +165,7 @@ class DeviceManager:
                 failures[cfg.name] = exc
 
         async def one(cfg: DeviceConfig) -> None:
-            job = self.executor.submit(build_device, cfg, classes[cfg.name], self.facade)
+            job = self.executor.submit(guarded, build_device, cfg, classes[cfg.name], self.facade)
             try:
                 waiting = asyncio.wrap_future(job, loop=loop)
                 result = await asyncio.wait_for(waiting, timeout + cfg.connectionTimeout)
@@ -275,7 +276,7 @@ def _destroy_late(job: Future[Built]) -> None:
 def _destroy(obj: Any) -> None:
     try:
         obj.destroy()
-    except Exception as exc:  # a device that fails to tear down must not stop the others
+    except BaseException as exc:  # a device that fails to tear down must not stop the others
         log.warning("destroying %s failed: %s", getattr(obj, "name", obj), exc)
 
 

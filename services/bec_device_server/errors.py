@@ -27,6 +27,11 @@ class DeviceConnectionError(DeviceError):
     first readings, ``deviceConfig``, proxy registration): it is kept, disabled, as stock does."""
 
 
+class DeviceAbortError(DeviceError):
+    """Device code raised ``SystemExit`` or ``KeyboardInterrupt`` in a worker thread (it fails that
+    call or build only; the server goes on)."""
+
+
 class DeviceClassError(ConfigError):
     """A ``deviceClass`` cannot be resolved or is not allowed."""
 
@@ -40,6 +45,7 @@ class SimulatedFailure(RuntimeError):
 
 
 __all__ = [
+    "DeviceAbortError",
     "DeviceActionError",
     "DeviceClassError",
     "DeviceConnectionError",
