@@ -143,9 +143,12 @@ def test_restart_without_config_restores_runtime_changes_from_stock_config_helpe
         limits = wait_key(client, "info/devices/limits/samx", lambda m: True, "samx limits", ds)
         assert (limits.signals["low"]["value"], limits.signals["high"]["value"]) == (-7.0, 7.0)
         assert "restoring the stored device config (3 devices" in ds.output()
-        kept = history(client)
-        assert len(kept) == 1 and set(d["name"] for d in kept[0].resource) == set(raw)
+        from bec_lib.endpoints import MessageEndpoints as StockEndpoints
+
+        kept = stock.lrange(StockEndpoints.device_config_history(), 0, -1)  # as a stock client reads it
+        assert len(kept) == 1 and {d["name"] for d in kept[0].content["resource"]} == set(raw)
         assert kept[0].metadata["action"] == "set" and kept[0].metadata["removed_at"] > 0
+        assert [h.metadata["RID"] for h in history(client)] == [kept[0].metadata["RID"]]
     finally:
         stock.shutdown()
         ds.stop()
