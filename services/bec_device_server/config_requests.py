@@ -65,6 +65,7 @@ class ConfigRequests:
         #: the request being applied, and the RID of a cancel aimed at it
         self._active: tuple[asyncio.Task[Any], DeviceConfigMessage] | None = None
         self._cancelled_by: str | None = None
+        self._applying = False  # only a change still being applied is cancelled, not its reply
 
     async def on_request(self, msg: MessageObject) -> None:
         """Callback of ``user/devices/config_request``.
@@ -112,12 +113,14 @@ class ConfigRequests:
         itself is answered accepted, also when nothing was running."""
         rid = request.metadata.get("RID")
         active = self._active
-        if active is not None and self._cancelled_by is None:
+        if active is not None and self._applying and self._cancelled_by is None:
             task, running = active
             self._cancelled_by = rid if isinstance(rid, str) else "cancel"
             log.info("cancelling config request %s (%s)", running.metadata.get("RID"), running.action)
             task.cancel()
             await asyncio.wait([task])
+        elif active is not None:  # already answering: let it finish
+            await asyncio.wait([active[0]])
         elif active is None:
             log.info("cancel %s: no config request is being applied", rid)
         if isinstance(rid, str) and rid:
@@ -141,6 +144,7 @@ class ConfigRequests:
         action = request.action
         outcome = Outcome()
         before = self.server.devices.configs()
+        self._applying = True
         try:
             await self.apply(action, request.config or {}, outcome)
         except asyncio.CancelledError:
@@ -149,6 +153,7 @@ class ConfigRequests:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
+            self._applying = False
             await self.flush()
             outcome.accepted, outcome.changed = False, True
             outcome.message = "Request was cancelled. The config will be flushed"
@@ -157,6 +162,8 @@ class ConfigRequests:
         except Exception as exc:
             log.exception("config request %s (%s) failed", rid, action)
             outcome.accepted, outcome.message = False, describe_exception(exc)[1]
+        finally:
+            self._applying = False
         if outcome.changed and (action in ("set", "reset") or not outcome.accepted):
             await push_history(
                 self.server.connector,
