@@ -64,6 +64,6 @@ def test_bad_includes_are_config_errors_naming_the_file(
 ) -> None:
     for name, text in files.items():
         write(tmp_path / name, text)
-    with pytest.raises(ConfigError, match="a.yaml") as err:
+    with pytest.raises(ConfigError, match=r"a\.yaml") as err:
         read_device_file(tmp_path / "a.yaml")
     assert expected in str(err.value)
