@@ -198,6 +198,11 @@ class DeviceServerSettings(_Settings):
     """Most readback publications per device and second."""
     max_workers: int = Field(default=16, ge=1)
     """Size of the thread pool ophyd calls run in."""
+    start_without_devices: bool = False
+    """Start (and serve config requests) even when every enabled device of the config failed to
+    build; by default the device server then exits with status 2 naming the failed devices."""
+    config_history_size: int = Field(default=50, ge=1)
+    """How many replaced configs ``info/devices/config_history`` keeps (stock: 50)."""
 
 
 class ScanLimits(_Settings):

@@ -93,7 +93,11 @@ def run_demo(args: argparse.Namespace) -> int:
     else:
         if state == "no-redis":
             print(f"no Redis at {args.redis}: starting the embedded one", flush=True)
-        start = ["start", *common] + (["--config", args.config] if args.config else [])
+        from bec_core.launcher.specs import default_device_config
+
+        # the demo's devices, also when Redis still holds another stored config (kept in its history)
+        config = args.config or default_device_config()
+        start = ["start", *common] + (["--config", str(config)] if config else [])
         print(f"starting the stack: {_tool('bec-server')} {shlex.join(start)}", flush=True)
         code = server_main(start)
         if code != 0:

@@ -84,14 +84,16 @@ class Started:
     log_offset: int = 0
 
 
-def resolve_device_config(opts: LaunchOptions) -> Path:
-    """``opts.device_config`` or the checkout's ``config/devices/demo.yaml``; it must exist."""
-    path = opts.device_config or default_device_config()
+def resolve_device_config(opts: LaunchOptions) -> Path | None:
+    """``opts.device_config`` (it must exist), else None.
+
+    Without ``--config`` the device server restores the config stored in Redis (the last
+    applied one, runtime changes included); the checkout's ``config/devices/demo.yaml`` is
+    passed as ``--initial-config``, used only by a Redis that holds no config yet.
+    """
+    path = opts.device_config
     if path is None:
-        raise LaunchError(
-            "no device configuration: pass --config DEVICES.yaml (the default config/devices/demo.yaml "
-            "exists only next to a source checkout, and none was found there)"
-        )
+        return None
     if not path.is_file():
         raise LaunchError(f"device configuration {path} not found")
     return path.absolute()
@@ -105,6 +107,8 @@ def service_argv(spec: ServiceSpec, opts: LaunchOptions, device_config: Path | N
     argv = resolve_command(spec)
     if spec.device_config and device_config is not None:
         argv += ["--config", str(device_config)]
+    elif spec.device_config and (initial := default_device_config()) is not None:
+        argv += ["--initial-config", str(initial)]
     argv += ["--redis", opts.target.url, "--state-dir", str(opts.state.root)]
     if opts.service_config is not None:
         argv += ["--service-config", str(opts.service_config.absolute())]

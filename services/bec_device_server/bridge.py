@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from bec_device_server.errors import DeviceActionError
+from bec_device_server.errors import DeviceAbortError, DeviceActionError
 
 
 def is_status(value: Any) -> bool:
@@ -76,8 +76,20 @@ async def call(
     timeout: float,
 ) -> Any:
     """Run ``func(*args)`` in the pool; a missed deadline is a :class:`DeviceActionError`."""
-    fut = loop.run_in_executor(executor, func, *args)
+    fut = loop.run_in_executor(executor, guarded, func, *args)
     return await _within(fut, timeout, device, action)
+
+
+def guarded(func: Callable[..., Any], *args: Any) -> Any:
+    """``func(*args)`` in a worker thread, with a ``SystemExit`` or ``KeyboardInterrupt`` that device
+    code raises there turned into a :class:`DeviceAbortError`: it fails the call, not the server
+    (an awaited future holding one would end the event loop)."""
+    try:
+        return func(*args)
+    except Exception:
+        raise
+    except BaseException as exc:
+        raise DeviceAbortError(f"device code raised {type(exc).__name__}: {exc}") from exc
 
 
 async def _within(
@@ -125,7 +137,7 @@ async def wait_status(
     await _within(status_future(status, loop), timeout, device, action, total)
 
 
-__all__ = ["call", "is_status", "on_loop_thread", "status_future", "wait_status"]
+__all__ = ["call", "guarded", "is_status", "on_loop_thread", "status_future", "wait_status"]
 
 
 async def run_action(

@@ -17,6 +17,7 @@ from bec_device_server.config import DeviceConfig
 from bec_device_server.errors import DeviceConnectionError
 from bec_device_server.facade import DeviceManagerFacade
 from bec_device_server.info import device_info, eager_connection
+from bec_device_server.proxies import register_proxy
 from bec_device_server.resolve import is_delayed, split_device_config, wants
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,9 @@ def build_device(config: DeviceConfig, cls: type, facade: DeviceManagerFacade) -
     """Construct, connect, configure and first-read one device (blocking; run it in a worker thread).
 
     The order is stock's: construct, connect, device info, ``on_connected()``, first
-    readings, then the remaining ``deviceConfig`` keys (readings again if they set a signal).
+    readings, then the remaining ``deviceConfig`` keys (readings again if they set a signal),
+    and a device proxy is registered with the devices it serves. A failure after the
+    constructor is a :class:`DeviceConnectionError` (the device is kept, disabled).
     """
     import ophyd
 
@@ -126,12 +129,18 @@ def build_device(config: DeviceConfig, cls: type, facade: DeviceManagerFacade) -
             raise DeviceConnectionError(
                 f"{config.name}: failed to connect: {type(exc).__name__}: {exc}"
             ) from exc
-        info = device_info(obj)
-        if hasattr(obj, "on_connected"):
-            obj.on_connected()
-        read = _first(obj.read, config.name)
-        if apply_config(obj, rest):
+        try:  # past construction a failure keeps the device, disabled, as stock (not a flush)
+            info = device_info(obj)
+            if hasattr(obj, "on_connected"):
+                obj.on_connected()
             read = _first(obj.read, config.name)
+            if apply_config(obj, rest):
+                read = _first(obj.read, config.name)
+            register_proxy(obj, facade.devices)
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            raise DeviceConnectionError(
+                f"{config.name}: failed to initialise: {type(exc).__name__}: {exc}"
+            ) from exc
         return Built(
             obj=obj,
             info=info,
@@ -151,7 +160,7 @@ def _first(method: Any, name: str) -> dict[str, Any] | None:
     """A first reading for the caches; a failure here does not fail the device (reads have a policy)."""
     try:
         return dict(method())
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
         log.warning("%s: first %s() failed: %s", name, method.__name__, exc)
         return None
 

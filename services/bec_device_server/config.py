@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bec_core.errors import ConfigError
@@ -152,18 +151,11 @@ def validate_devices_lenient(raw: Any, source: str) -> tuple[dict[str, DeviceCon
 
 
 def read_device_file(path: Path | str) -> Any:
-    """The parsed YAML of a device file (ConfigError naming the file if missing or invalid)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: device config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    """The parsed YAML of a device file, ``!include`` resolved (:mod:`.yaml_include`);
+    ConfigError naming the file if it is missing or invalid."""
+    from bec_device_server.yaml_include import load_yaml_with_includes
+
+    return load_yaml_with_includes(path)
 
 
 def load_device_file(path: Path | str) -> dict[str, DeviceConfig]:

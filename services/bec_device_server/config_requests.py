@@ -1,6 +1,11 @@
 """Runtime device-configuration changes (``user/devices/config_request``), with stock BEC's outcomes.
 
-Actions ``add``, ``update``, ``remove``, ``set``, ``reload``, ``reset`` (docs/decisions/0003).
+Actions ``add``, ``update``, ``remove``, ``set``, ``reload``, ``reset``, ``cancel``
+(docs/decisions/0003). A ``reload`` changes nothing here (as stock's: it is answered and
+announced, and every service re-reads the config); a ``cancel`` stops the request being
+applied, which then ends with an empty config (stock's device server flushes it too).
+A ``set``/``reset`` and every change that flushed the config keep the replaced config
+in ``info/devices/config_history`` (:mod:`.config_store`).
 The new devices are validated and built *before* anything live changes, then:
 
 * a device that was constructed but could not connect is kept *disabled* (its
@@ -37,6 +42,7 @@ from bec_device_server.config import (
     validate_device,
     validate_devices,
 )
+from bec_device_server.config_store import push_history, requester
 from bec_device_server.config_update import apply_in_place, in_place, merged_device_config
 from bec_device_server.devices import DeviceEntry, describe_exception
 from bec_device_server.errors import DeviceConnectionError
@@ -56,14 +62,25 @@ class ConfigRequests:
     def __init__(self, server: DeviceServer) -> None:
         self.server = server
         self._lock = asyncio.Lock()
+        #: the request being applied, and the RID of a cancel aimed at it
+        self._active: tuple[asyncio.Task[Any], DeviceConfigMessage] | None = None
+        self._cancelled_by: str | None = None
+        self._applying = False  # only a change still being applied is cancelled, not its reply
 
     async def on_request(self, msg: MessageObject) -> None:
-        """Callback of ``user/devices/config_request``."""
+        """Callback of ``user/devices/config_request``.
+
+        Requests are applied one at a time in arrival order, each in a task of its own, so
+        that a ``cancel`` is answered at once and can stop the request being applied.
+        """
         values = msg.value if isinstance(msg.value, list) else [msg.value]
         for request in values:
             if isinstance(request, DeviceConfigMessage):
-                async with self._lock:
-                    await self.handle(request)
+                if request.action == "cancel":
+                    await self.cancel(request)
+                else:
+                    rid = request.metadata.get("RID")
+                    self.server.spawn(self._one_at_a_time(request), f"config-request:{rid}")
                 continue
             rid = getattr(request, "metadata", {}).get("RID")
             text = f"{msg.topic}: expected a DeviceConfigMessage, got {type(request).__name__}"
@@ -79,6 +96,40 @@ class ConfigRequests:
             text = text if len(text) <= 2000 else text[:1980] + "..."
             self.server.spawn(self.refuse(rid, f"undecodable config request: {text}"), f"refuse:{rid}")
 
+    async def _one_at_a_time(self, request: DeviceConfigMessage) -> None:
+        async with self._lock:
+            task = asyncio.current_task()
+            assert task is not None
+            self._active = (task, request)
+            try:
+                await self.handle(request)
+            finally:
+                self._active = None
+                self._cancelled_by = None
+
+    async def cancel(self, request: DeviceConfigMessage) -> None:
+        """``cancel``, as stock answers it: the request being applied (if any) is stopped and its
+        reply says so (the config is flushed, as stock's device server does); the cancel
+        itself is answered accepted, also when nothing was running."""
+        rid = request.metadata.get("RID")
+        active = self._active
+        if active is not None and self._applying and self._cancelled_by is None:
+            task, running = active
+            self._cancelled_by = rid if isinstance(rid, str) else "cancel"
+            log.info("cancelling config request %s (%s)", running.metadata.get("RID"), running.action)
+            task.cancel()
+            await asyncio.wait([task])
+        elif active is not None:  # already answering: let it finish
+            await asyncio.wait([active[0]])
+        elif active is None:
+            log.info("cancel %s: no config request is being applied", rid)
+        if isinstance(rid, str) and rid:
+            await self.server.connector.set(
+                MessageEndpoints.device_config_request_response(rid),
+                RequestResponseMessage(accepted=True, message="", metadata={"RID": rid}),
+                expire=60,
+            )
+
     async def refuse(self, rid: str, text: str) -> None:
         """Answer a request that cannot be applied (accepted=False)."""
         await self.server.connector.set(
@@ -92,13 +143,37 @@ class ConfigRequests:
         rid = request.metadata.get("RID")
         action = request.action
         outcome = Outcome()
+        before = self.server.devices.configs()
+        self._applying = True
         try:
             await self.apply(action, request.config or {}, outcome)
+        except asyncio.CancelledError:
+            if self._cancelled_by is None:
+                raise  # the server is stopping
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            self._applying = False
+            await self.flush()
+            outcome.accepted, outcome.changed = False, True
+            outcome.message = "Request was cancelled. The config will be flushed"
         except ConfigError as exc:
             outcome.accepted, outcome.message = False, str(exc)
         except Exception as exc:
             log.exception("config request %s (%s) failed", rid, action)
             outcome.accepted, outcome.message = False, describe_exception(exc)[1]
+        finally:
+            self._applying = False
+        if outcome.changed and (action in ("set", "reset") or not outcome.accepted):
+            await push_history(
+                self.server.connector,
+                before,
+                action=action or "",
+                source=SOURCE,
+                size=self.server.settings.device_server.config_history_size,
+                rid=rid if isinstance(rid, str) else None,
+                user=requester(request.metadata),
+            )
         log.info(
             "config request %s %s: %s %s",
             rid,
@@ -160,7 +235,7 @@ class ConfigRequests:
         elif action == "set":
             await self.replace(validate_devices(config, SOURCE), list(current), outcome, flush=True)
         elif action == "reload":
-            await self.replace(dict(current), list(current), outcome, flush=True)
+            pass  # as stock: answered and announced; every service re-reads info/devices/config
         elif action == "reset":
             await self.replace({}, list(current), outcome)
         else:
@@ -247,6 +322,10 @@ class ConfigRequests:
         outcome.changed = True
         if unreachable:
             outcome.metadata["failed_devices"] = {n: describe_exception(e)[0] for n, e in unreachable.items()}
+
+    async def flush(self) -> None:
+        """Remove every device (a cancelled request ends with an empty config, as in stock)."""
+        await self._swap({}, list(self.server.devices.entries))
 
     async def _swap(self, built: dict[str, Any], remove: list[str]) -> None:
         """Retire the ``remove`` entries and install the ``built`` ones; publish."""

@@ -14,10 +14,11 @@ import logging
 import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from bec_device_server.bridge import guarded
 from bec_device_server.build import Built, build_device, build_order
 from bec_device_server.config import DeviceConfig
 from bec_device_server.errors import DeviceConnectionError
@@ -164,14 +165,19 @@ class DeviceManager:
                 failures[cfg.name] = exc
 
         async def one(cfg: DeviceConfig) -> None:
-            fut = loop.run_in_executor(self.executor, build_device, cfg, classes[cfg.name], self.facade)
+            job = self.executor.submit(guarded, build_device, cfg, classes[cfg.name], self.facade)
             try:
-                result = await asyncio.wait_for(fut, timeout + cfg.connectionTimeout)
+                waiting = asyncio.wrap_future(job, loop=loop)
+                result = await asyncio.wait_for(waiting, timeout + cfg.connectionTimeout)
             except TimeoutError:
+                job.add_done_callback(_destroy_late)
                 failures[cfg.name] = DeviceConnectionError(
                     f"{cfg.name}: construction did not finish within {timeout + cfg.connectionTimeout:g} s"
                 )
                 return
+            except asyncio.CancelledError:  # a cancelled config request: the thread still builds it
+                job.add_done_callback(_destroy_late)
+                raise
             except Exception as exc:
                 failures[cfg.name] = exc
                 return
@@ -186,6 +192,12 @@ class DeviceManager:
             layers = build_order([c for c in configs if c.name in classes], classes)
             for layer in layers:
                 await asyncio.gather(*(one(c) for c in layer))
+        except asyncio.CancelledError:
+            for entry, _ in built.values():  # built for a change that will not be installed
+                if entry.obj is not None:
+                    self.executor.submit(_destroy, entry.obj)
+                    entry.obj = None
+            raise
         finally:
             for cfg in configs:
                 self.pending.pop(cfg.name, None)
@@ -255,10 +267,16 @@ def _entry_name(entry: DeviceEntry) -> str:
     return entry.config.name
 
 
+def _destroy_late(job: Future[Built]) -> None:
+    """Destroy what a build finished after nobody waited for it any more (timeout, cancel)."""
+    if not job.cancelled() and job.exception() is None:
+        _destroy(job.result().obj)
+
+
 def _destroy(obj: Any) -> None:
     try:
         obj.destroy()
-    except Exception as exc:  # a device that fails to tear down must not stop the others
+    except BaseException as exc:  # a device that fails to tear down must not stop the others
         log.warning("destroying %s failed: %s", getattr(obj, "name", obj), exc)
 
 

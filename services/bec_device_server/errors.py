@@ -23,7 +23,13 @@ class DeviceActionError(DeviceError):
 
 
 class DeviceConnectionError(DeviceError):
-    """A device was constructed but could not connect (it is kept, disabled, as stock does)."""
+    """A device was constructed but could not connect or initialise (describe, ``on_connected``,
+    first readings, ``deviceConfig``, proxy registration): it is kept, disabled, as stock does."""
+
+
+class DeviceAbortError(DeviceError):
+    """Device code raised ``SystemExit`` or ``KeyboardInterrupt`` in a worker thread (it fails that
+    call or build only; the server goes on)."""
 
 
 class DeviceClassError(ConfigError):
@@ -39,6 +45,7 @@ class SimulatedFailure(RuntimeError):
 
 
 __all__ = [
+    "DeviceAbortError",
     "DeviceActionError",
     "DeviceClassError",
     "DeviceConnectionError",

@@ -8,7 +8,8 @@
   ``bec_device_server.sim.SimCamera``.
 * Any other path is ``module.Class``; the top-level package of ``module`` must be
   in ``device_server.allowed_modules`` *before* anything is imported (a beamline
-  adds its plugin package there), and the result must be an ophyd object class.
+  adds its plugin package there), and the result must be an ophyd object class or
+  an ``ophyd_devices.BECDeviceBase`` (device proxies such as ``SlitProxy``).
 
 Construction follows stock's device manager: the ``deviceConfig`` keys that are
 parameters of the class's signature (or of ophyd's ``Signal`` /
@@ -53,9 +54,19 @@ def resolve_device_class(path: str, allowed_modules: Iterable[str]) -> type:
         raise DeviceClassError(
             f"deviceClass {path!r}: module {module_name!r} has no attribute {class_name!r}"
         )
-    if not inspect.isclass(cls) or not issubclass(cls, OphydObject):
+    if not inspect.isclass(cls) or not issubclass(cls, (OphydObject, *_bec_device_bases())):
         raise DeviceClassError(f"deviceClass {path!r} is not an ophyd device or signal class")
     return cls
+
+
+def _bec_device_bases() -> tuple[type, ...]:
+    """``ophyd_devices.BECDeviceBase``: the base of device proxies (``SlitProxy``), which stock
+    hosts although it is no ophyd object."""
+    try:
+        from ophyd_devices import BECDeviceBase
+    except ImportError:  # pragma: no cover - ophyd_devices is a dependency
+        return ()
+    return (BECDeviceBase,)
 
 
 def constructor_parameters(cls: type) -> set[str]:

@@ -18,11 +18,13 @@ from bec_core.config import ServiceSettings
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import DeviceInfoMessage
 from bec_core.service import Service
+from bec_device_server import config_start
 from bec_device_server.actions import Actions
 from bec_device_server.bec_signals import BECSignalPublisher
 from bec_device_server.bridge import call
 from bec_device_server.config import DeviceConfig
 from bec_device_server.config_requests import ConfigRequests
+from bec_device_server.config_store import push_history
 from bec_device_server.devices import Built, DeviceEntry, DeviceManager, describe_exception
 from bec_device_server.errors import InstructionError
 from bec_device_server.facade import bec_lib_address
@@ -53,10 +55,20 @@ class DeviceServer(Service):
         *,
         invalid_devices: dict[str, str] | None = None,
         consumer: str | None = None,
+        restore: bool = False,
+        initial: tuple[dict[str, DeviceConfig], dict[str, str]] | None = None,
+        source: str = "",
+        start_without_devices: bool = False,
     ) -> None:
+        """``device_configs``: the devices to start with; with ``restore`` instead the config stored
+        in Redis, or ``initial`` (devices, invalid entries) if none is stored (:mod:`.config_start`)."""
         super().__init__(settings)
         self.device_configs = dict(device_configs or {})
         self.invalid_devices = dict(invalid_devices or {})
+        self.restore = restore
+        self.initial = initial
+        self.source = source
+        self.start_without_devices = start_without_devices or settings.device_server.start_without_devices
         self.consumer = consumer
         self.executor = ThreadPoolExecutor(settings.device_server.max_workers, thread_name_prefix="ophyd")
         bootstrap, credentials, redis_kwargs = bec_lib_address(settings.redis)
@@ -82,15 +94,36 @@ class DeviceServer(Service):
         )
         self.bec_signals = BECSignalPublisher(self.connector.redis, self.loop, self.devices.facade.scan_info)
         self.bec_signals.start()
+        start = await config_start.choose(
+            self.connector,
+            None if self.restore else self.device_configs,
+            self.invalid_devices,
+            self.initial,
+            self.source,
+        )
+        self.device_configs, self.invalid_devices = start.devices, start.invalid
         built, failures = await self.devices.build(
             self.device_configs.values(), self.settings.timeouts.device_action
         )
-        self.devices.install(entry for entry, _ in built.values())
-        await self.publish_devices(built)
         for name, exc in failures.items():
             await self.report_build_failure(name, exc)
         for name, text in self.invalid_devices.items():
             await self.alarm(text, "ConfigError", name)
+        try:
+            config_start.check_usable(start, failures, self.start_without_devices)
+        except Exception:
+            await self.devices.destroy([entry for entry, _ in built.values()])
+            raise
+        self.devices.install(entry for entry, _ in built.values())
+        if start.stored and config_start.changed(start.stored, self.devices.configs()):
+            await push_history(
+                self.connector,
+                start.stored,
+                action="start",
+                source=start.source,
+                size=self.settings.device_server.config_history_size,
+            )
+        await self.publish_devices(built)
         log.info(
             "%d devices ready, %d failed, %d disabled",
             len(self.devices.enabled()),

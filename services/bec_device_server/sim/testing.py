@@ -5,13 +5,15 @@
 * ``fail_on``: actions that raise, any of ``init``, ``connect`` (``wait_for_connection``,
   like an unreachable IOC), ``read``, ``set``, ``stage``, ``trigger``, ``stop``, ``describe``;
 * ``fail_reads``: how many reads fail before reads succeed (for ``onFailure: retry``);
-* ``hang_on``: actions whose status never finishes (``set``, ``trigger``).
+* ``hang_on``: actions whose status never finishes (``set``, ``trigger``); ``connect``:
+  ``wait_for_connection`` blocks until ``SimFailing.connect_release`` is set (or times out).
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from ophyd import Component as Cpt
 from ophyd import Device, Signal
@@ -29,6 +31,8 @@ class SimFailing(LeanRead, Device):
     bec_inline_calls = True
 
     value = Cpt(Signal, value=0.0, kind="hinted")
+    #: releases every ``hang_on: [connect]`` device waiting in ``wait_for_connection``
+    connect_release: ClassVar[threading.Event] = threading.Event()
 
     def __init__(
         self,
@@ -52,6 +56,9 @@ class SimFailing(LeanRead, Device):
 
     def wait_for_connection(self, all_signals: bool = False, timeout: float | None = None) -> None:
         """Connected at once (or a TimeoutError with ``fail_on: [connect]``)."""
+        if "connect" in self.hang_on:  # a slow IOC: connects once a test releases it (or times out)
+            if not SimFailing.connect_release.wait(timeout):
+                raise TimeoutError(f"{self.name}: simulated slow device (no connection in {timeout} s)")
         if "connect" in self.fail_on:
             raise TimeoutError(f"{self.name}: simulated unreachable device (no connection in {timeout} s)")
         super().wait_for_connection(all_signals=all_signals, timeout=timeout)

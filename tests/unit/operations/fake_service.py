@@ -39,6 +39,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fake-extra", action="append", default=[])
     parser.add_argument("--fake-mode", default="ok")
     parser.add_argument("--config", type=Path)
+    parser.add_argument("--initial-config", type=Path)
 
 
 def _factory(settings: ServiceSettings, args: argparse.Namespace) -> Service:
