@@ -36,7 +36,7 @@ from bec_core.redis_connector.retry import RedisUnavailableError
 from bec_core.serialization import dumps
 from bec_scan_server.context import Control, ScanContext
 from bec_scan_server.devices import DeviceRegistry, LimitError, owned_devices, position_of
-from bec_scan_server.instructions import DeviceServerLost, InstructionClient
+from bec_scan_server.instructions import DeviceServerLost, InstructionClient, InstructionError
 from bec_scan_server.numbers import NumberAllocator
 from bec_scan_server.publisher import (
     MAJOR,
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: deadline of the clean-up instructions (stop, unstage) after an interruption
 CLEANUP_TIMEOUT = 5.0
+#: exception types of a device that failed because it was asked to stop (ophyd_devices' sims)
+STOPPED_BY_REQUEST = frozenset({"DeviceStopError"})
 
 
 class Runner:
@@ -124,6 +126,12 @@ class Runner:
 
     def _background_done(self, task: asyncio.Task[Any], item: QueueItem) -> None:
         if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        if isinstance(exc, InstructionError) and exc.error_info.exception_type in STOPPED_BY_REQUEST:
+            # a move someone stopped (a stock client cancels ``mv`` with a device stop): the
+            # device server's failed request status tells its waiters; no alarm, as stock
+            log.info("%s (RID %s) stopped: %s", item.scan.scan_name, item.rid, exc)
             return
         asyncio.get_running_loop().create_task(self._request_failed(item, task.exception()))  # type: ignore[arg-type]
 
