@@ -36,6 +36,7 @@ from bec_device_server.publish import (
     queue_initial,
 )
 from bec_device_server.scans import ScanHooks
+from bec_device_server.startup import config_modules, preload, resume_gc
 from bec_device_server.throttle import ReadbackThrottle
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class DeviceServer(Service):
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set in setup()
         self.throttle: ReadbackThrottle = None  # type: ignore[assignment]
         self.bec_signals: BECSignalPublisher | None = None  # preview/progress/file/async data
+        # the device modules the config names, imported while the service connects (startup.py)
+        self._preloaded = preload(config_modules(self.device_configs.values(), self.devices.allowed_modules))
 
     # ------------------------------------------------------------------ lifecycle
     async def setup(self) -> None:
@@ -82,6 +85,7 @@ class DeviceServer(Service):
         )
         self.bec_signals = BECSignalPublisher(self.connector.redis, self.loop, self.devices.facade.scan_info)
         self.bec_signals.start()
+        await asyncio.wrap_future(self._preloaded)
         built, failures = await self.devices.build(
             self.device_configs.values(), self.settings.timeouts.device_action
         )
@@ -107,6 +111,7 @@ class DeviceServer(Service):
 
     async def main(self) -> None:
         """Serve the instruction stream until cancelled."""
+        resume_gc()  # RUNNING: the start-up's objects are frozen, the GC on again (startup.py)
         self.ready.set()
         await self.instructions.run(self.consumer)
 
