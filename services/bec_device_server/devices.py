@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bec_device_server.build import Built, build_device, build_order
+from bec_device_server.build import Built, build_device, build_order, call_policy
 from bec_device_server.config import DeviceConfig
 from bec_device_server.errors import DeviceConnectionError
 from bec_device_server.facade import DeviceManagerFacade
@@ -176,8 +176,7 @@ class DeviceManager:
                 failures[cfg.name] = exc
                 return
             entry = DeviceEntry(config=cfg, obj=result.obj, info=result.info)
-            entry.cheap = bool(getattr(type(result.obj), "bec_cheap_read", False))
-            entry.inline = bool(getattr(type(result.obj), "bec_inline_calls", False))
+            entry.cheap, entry.inline = call_policy(type(result.obj))
             entry.last_read = result.read
             built[cfg.name] = (entry, result)
             self.pending[cfg.name] = entry
