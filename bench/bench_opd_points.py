@@ -59,6 +59,41 @@ OPD_MONITOR = """mon{i}:
 """
 
 
+FLOOR = """
+import sys, time, types
+import ophyd_devices as opd
+monitors, n = int(sys.argv[1]), int(sys.argv[2])
+samx = opd.SimPositioner(name="samx", delay=0, limits=[-50, 50])
+dm = types.SimpleNamespace(devices={"samx": types.SimpleNamespace(obj=samx)})
+mons = [opd.SimMonitor(name=f"mon{i}", device_manager=dm) for i in range(monitors)]
+def points(count, start):
+    for i in range(start, start + count):
+        samx.set(-5.0 + 10.0 * (i % 100) / 99).wait()
+        samx.read()
+        for mon in mons:
+            mon.read()
+points(100, 0)
+t0 = time.process_time()
+points(n, 100)
+print((time.process_time() - t0) / n * 1e3)
+"""
+
+
+def sim_floor(monitors: int, points: int = 1000, runs: int = 3) -> list[float]:
+    """CPU ms per point of ophyd_devices' own work alone (set samx and wait, read samx and every
+    monitor; in a fresh interpreter, no server, no Redis): what any device server pays at least."""
+    out = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", FLOOR, str(monitors), str(points)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        out.append(float(done.stdout.strip().splitlines()[-1]))
+    return out
+
+
 def opd_yaml(monitors: int) -> str:
     """One ophyd_devices SimPositioner and ``monitors`` ophyd_devices SimMonitors."""
     return OPD_MOTOR + "".join(OPD_MONITOR.format(i=i) for i in range(monitors))
@@ -165,6 +200,7 @@ def measure(
             sims = tmp / f"sims{monitors}.yaml"
             sims.write_text(devices_yaml(monitors))
             row: dict[str, Any] = {}
+            row["floor"] = sim_floor(monitors)
             row["opd"] = run_async(ours(opd, monitors, points, repeats, warmup, tmp, port))
             row["sims"] = run_async(ours(sims, monitors, points, repeats, warmup, tmp, port))
             try:
@@ -202,6 +238,21 @@ def table(result: dict[str, Any], points: int, repeats: int) -> Table:
             rows.append(
                 [monitors, label, wall.median, wall.spread(2), cpu.median, cpu.spread(2), rcpu.median, ratio_wall, ratio_cpu]
             )  # fmt: skip
+        if "floor" in row:
+            floor = Stats(row["floor"])
+            rows.append(
+                [
+                    monitors,
+                    "ophyd_devices' own work alone (no server)",
+                    "",
+                    "",
+                    floor.median,
+                    floor.spread(2),
+                    "",
+                    "",
+                    "",
+                ]
+            )
         if "opd" in cells and "stock" in cells:
             curve["monitors"].append(monitors)
             curve["ours_cpu_ms"].append(cells["opd"][1].median)
@@ -214,6 +265,11 @@ def table(result: dict[str, Any], points: int, repeats: int) -> Table:
         f"utime+stime over {repeats} x {points} timed points (after a warm-up), divided by points; spread = "
         "min-max over the repeats; x = stock / bec-core with ophyd_devices classes (wall, CPU).",
         "bec-core with its own sims (`bec_device_server.sim.*`, same device names) is shown for reference.",
+        "`ophyd_devices' own work alone`: the same point (samx.set(x).wait(), samx.read(), each monitor's "
+        "read()) on the ophyd_devices objects in a bare interpreter, no server and no Redis (CPU ms per point, "
+        "median of 3 x 1000 points): the floor every device server pays with these classes. It includes "
+        "ophyd_devices' subscription patch, which walks the stack (traceback.extract_stack) on every "
+        "subscribe, and SimPositioner subscribing two callbacks anew on every move.",
     ]
     notes += result["errors"]
     return Table(

@@ -101,6 +101,9 @@ class DeviceEntry:
     cheap: bool = False  # read() may run on the event loop (class attribute bec_cheap_read)
     inline: bool = False  # set()/trigger() may run on the event loop (class attribute bec_inline_calls)
     last_read: dict[str, Any] | None = None
+    #: reads by the server in progress (their readings are published): value events they raise
+    #: do not schedule another readback (throttle.py)
+    reading: int = 0
     last_config: dict[str, Any] | None = None
     last_metadata: dict[str, Any] = field(default_factory=dict)
     subscriptions: list[tuple[Any, int]] = field(default_factory=list)

@@ -203,19 +203,23 @@ class DeviceServer(Service):
         return out
 
     async def _read_once(self, entry: DeviceEntry) -> dict[str, Any]:
-        if entry.cheap:
-            signals = dict(entry.obj.read())
-        else:
-            signals = dict(
-                await call(
-                    self.loop,
-                    self.executor,
-                    entry.obj.read,
-                    device=entry.name,
-                    action="read",
-                    timeout=self.settings.timeouts.device_read,
+        entry.reading += 1
+        try:
+            if entry.cheap:
+                signals = dict(entry.obj.read())
+            else:
+                signals = dict(
+                    await call(
+                        self.loop,
+                        self.executor,
+                        entry.obj.read,
+                        device=entry.name,
+                        action="read",
+                        timeout=self.settings.timeouts.device_read,
+                    )
                 )
-            )
+        finally:
+            entry.reading -= 1
         entry.last_read = signals
         return signals
 
@@ -248,11 +252,14 @@ class DeviceServer(Service):
         for entry in entries:
             entry.last_metadata = metadata
             if entry.cheap:
+                entry.reading += 1
                 try:
                     readings[entry.config.name] = entry.last_read = dict(entry.obj.read())
                     continue
                 except Exception as exc:
                     slow.append((entry, exc))
+                finally:
+                    entry.reading -= 1
             else:
                 slow.append((entry, None))
         if not slow:

@@ -61,12 +61,17 @@ class ReadbackThrottle:
             return  # computed sim signals: every read publishes anyway
 
         loop = self.loop
+        # A signal whose get() reports a value event (ophyd_devices' SimMonitor computes its value
+        # on every read): events raised by the server's own reads are left out, their readings are
+        # published anyway; otherwise each throttled readback's read would schedule the next one,
+        # forever.
+        notify = self.notify if event == getattr(obj, "SUB_READBACK", None) else self._notify_unless_reading
 
         def on_event(*_args: Any, **_kwargs: Any) -> None:
-            if on_loop_thread(loop):  # an inline set() of a simulated device
-                self.notify(entry)
+            if on_loop_thread(loop):  # an inline set() or read() of a simulated device
+                notify(entry)
             elif not loop.is_closed():
-                loop.call_soon_threadsafe(self.notify, entry)
+                loop.call_soon_threadsafe(notify, entry)
 
         token = obj.subscribe(on_event, event_type=event, run=False)
         entry.subscriptions.append((obj, token))
@@ -136,6 +141,17 @@ class ReadbackThrottle:
             except Exception:  # already destroyed
                 pass
         entry.subscriptions.clear()
+
+    @property
+    def busy(self) -> bool:
+        """True while a readback or motion-status publication is pending or running."""
+        return bool(self._pending or self._tasks or self._statuses or self._status_flush)
+
+    def _notify_unless_reading(self, entry: DeviceEntry) -> None:
+        """:meth:`notify`, unless the event came from a read by the server (``entry.reading``; an
+        event from a worker thread's read is handed over before that read's result)."""
+        if not entry.reading:
+            self.notify(entry)
 
     def notify(self, entry: DeviceEntry) -> None:
         """A readback changed (called on the loop)."""
