@@ -223,7 +223,7 @@ class PointDriver:
                     continue
                 try:
                     data = ormsgpack.unpackb(msg["data"])[CODEC_KEY]["data"]
-                except ValueError:  # bin payloads (numpy values of ophyd_devices sims): ormsgpack refuses them
+                except ValueError:  # ormsgpack refuses bin payloads (numpy values of ophyd_devices sims)
                     data = msgpack.unpackb(msg["data"])[CODEC_KEY]["data"]
                 if data["instruction_id"] != instr_id or data["status"] == "running":
                     continue

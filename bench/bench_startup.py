@@ -228,8 +228,10 @@ def main() -> int:
     parser.add_argument(
         "--port", type=int, default=None, help="Redis ports PORT and PORT+1 (default: free ones)"
     )
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args()
-    print_table(run(args.rounds, args.stock_venv, args.port))
+    result = run(args.rounds, args.stock_venv, args.port)
+    print(result.to_markdown()) if args.markdown else print_table(result)
     return 0
 
 
