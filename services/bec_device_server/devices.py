@@ -23,6 +23,7 @@ from bec_device_server.config import DeviceConfig
 from bec_device_server.errors import DeviceConnectionError
 from bec_device_server.facade import DeviceManagerFacade
 from bec_device_server.resolve import resolve_device_class
+from bec_device_server.startup import release_frozen
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,8 @@ class DeviceManager:
         """Destroy the ophyd objects of ``entries`` (in worker threads)."""
         loop = asyncio.get_running_loop()
         objs = [e.obj for e in entries if e.obj is not None]
+        if objs:
+            release_frozen()  # the start-up's devices may be among them (startup.py)
         for e in entries:
             e.obj = None
         await asyncio.gather(

@@ -17,7 +17,9 @@ Two measures, neither changing which class a config gets:
   import's CPU); :func:`resume_gc`, called once the service is RUNNING, collects
   once, moves the surviving start-up objects (modules, classes, devices) to the
   permanent generation (``gc.freeze``) so that later collections do not scan
-  them, and turns the collector back on.
+  them, and turns the collector back on. :func:`release_frozen`, called when
+  devices are destroyed (a config change), hands the frozen objects back to the
+  collector, so that replaced devices' reference cycles are collected.
 """
 
 from __future__ import annotations
@@ -93,4 +95,10 @@ def resume_gc() -> None:
     gc.enable()
 
 
-__all__ = ["config_modules", "pause_gc", "preload", "resume_gc"]
+def release_frozen() -> None:
+    """Give the objects frozen by :func:`resume_gc` back to the collector (devices are being replaced)."""
+    if gc.get_freeze_count():
+        gc.unfreeze()
+
+
+__all__ = ["config_modules", "pause_gc", "preload", "release_frozen", "resume_gc"]

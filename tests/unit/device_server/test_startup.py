@@ -1,4 +1,4 @@
-"""Start-up helpers of the device server (startup.py): which modules are preloaded, the GC pause."""
+"""Start-up helpers of the device server (startup.py): which modules are preloaded, the GC pause and freeze."""
 
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ def test_gc_is_paused_until_resumed_then_startup_objects_are_frozen() -> None:
         resume_gc()
         assert gc.isenabled()
         assert gc.get_freeze_count() >= 1000, gc.get_freeze_count()
+        from bec_device_server.startup import release_frozen
+        release_frozen()
+        assert gc.get_freeze_count() == 0
         print("ok")
         """
     )
