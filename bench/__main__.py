@@ -3,8 +3,10 @@
     python -m bench --out docs/benchmarks.md [--with-bec] [--quick]
 
 The full run fits in about 10 minutes on a 2-core machine (plus ~5 with
-``--with-bec``); ``--quick`` takes about 2 minutes (fewer repeats, smaller
-long scan). Each part runs on its own private redis-server; every process
+``--with-bec``, which also measures the device server's start-up with bec_lib's
+demo config and the per-point cost with ophyd_devices classes beside stock's device
+server: ``bench/bench_startup.py``, ``bench/bench_opd_points.py``); ``--quick`` takes
+about 2 minutes (fewer repeats, smaller long scan). Each part runs on its own private redis-server; every process
 started is stopped at the end, also on errors.
 """
 
@@ -48,6 +50,9 @@ FULL = {
     "bec_repeats": 3,
     "bec_umv": 20,
     "bec_stack_rounds": 2,
+    "startup_rounds": 5,
+    "opd_points": 300,
+    "opd_repeats": 3,
 }
 QUICK = {
     **FULL,
@@ -67,6 +72,9 @@ QUICK = {
     "bec_repeats": 2,
     "bec_umv": 5,
     "bec_stack_rounds": 1,
+    "startup_rounds": 2,
+    "opd_points": 100,
+    "opd_repeats": 2,
 }
 
 
@@ -124,7 +132,16 @@ def main(argv: list[str] | None = None) -> int:
 
     stock = None
     if args.with_bec:
-        from bench import bench_bec
+        from bench import bench_bec, bench_opd_points, bench_startup
+
+        part(
+            "device server start-up, demo config (vs stock)",
+            lambda: bench_startup.run(s["startup_rounds"]),
+        )
+        part(
+            "per point with ophyd_devices classes (vs stock)",
+            lambda: bench_opd_points.run(s["monitors"], s["opd_points"], s["opd_repeats"]),
+        )
 
         print("== stock BEC ...", flush=True)
         stock = bench_bec.run(

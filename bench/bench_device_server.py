@@ -33,6 +33,7 @@ import time
 import uuid
 from pathlib import Path
 
+import msgpack
 import ormsgpack
 import redis.asyncio as aioredis
 from bec_device_server.config import validate_devices
@@ -220,7 +221,10 @@ class PointDriver:
                     raise TimeoutError(f"no reply to point {self.point_id} within 30 s")
                 if msg["type"] != "message":
                     continue
-                data = ormsgpack.unpackb(msg["data"])[CODEC_KEY]["data"]
+                try:
+                    data = ormsgpack.unpackb(msg["data"])[CODEC_KEY]["data"]
+                except ValueError:  # ormsgpack refuses bin payloads (numpy values of ophyd_devices sims)
+                    data = msgpack.unpackb(msg["data"])[CODEC_KEY]["data"]
                 if data["instruction_id"] != instr_id or data["status"] == "running":
                     continue
                 if data["status"] != "completed":

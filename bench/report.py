@@ -375,6 +375,7 @@ SECTIONS = [
     ("Step scans", ["scans", "stock_scans"]),
     ("Where the time goes", ["where", "stock_where"]),
     ("Round trips and start-up", ["umv", "client", "stack", "stock_stack"]),
+    ("Real device classes: start-up and per point with ophyd_devices", ["startup", "opd_points"]),
     ("Long scan: memory and lost segments", ["long"]),
     ("Fan-out", ["fanout"]),
 ]

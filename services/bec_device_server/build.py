@@ -34,6 +34,25 @@ class Built:
     limits: tuple[float, float] | None
 
 
+#: ``ophyd_devices`` classes (exact classes, not subclasses) whose ``read()`` is pure computation on
+#: in-memory values and whose ``set()`` / ``trigger()`` never block (a timed move runs in the
+#: device's own thread and finishes the returned status from there): the device server calls them
+#: on its event loop instead of hopping to a worker thread per call, as it does for its own sims.
+INLINE_CLASSES = (
+    "ophyd_devices.sim.sim_positioner.SimPositioner",
+    "ophyd_devices.sim.sim_monitor.SimMonitor",
+)
+
+
+def call_policy(cls: type) -> tuple[bool, bool]:
+    """(read on the loop, set/trigger on the loop) for a device class: the class's own
+    ``bec_cheap_read`` / ``bec_inline_calls`` attributes, else True for :data:`INLINE_CLASSES`."""
+    known = f"{cls.__module__}.{cls.__qualname__}" in INLINE_CLASSES
+    cheap = getattr(cls, "bec_cheap_read", None)
+    inline = getattr(cls, "bec_inline_calls", None)
+    return (known if cheap is None else bool(cheap)), (known if inline is None else bool(inline))
+
+
 def device_limits(obj: Any) -> tuple[float, float] | None:
     """Travel limits: ``low/high_limit_travel`` signals if present, else ``limits``; None if neither."""
     low = getattr(obj, "low_limit_travel", None)
@@ -195,4 +214,14 @@ def build_order(configs: list[DeviceConfig], classes: dict[str, type]) -> list[l
     return [layers[k] for k in sorted(layers)]
 
 
-__all__ = ["Built", "apply_config", "build_device", "build_order", "connect", "construct", "device_limits"]
+__all__ = [
+    "INLINE_CLASSES",
+    "Built",
+    "apply_config",
+    "build_device",
+    "build_order",
+    "call_policy",
+    "connect",
+    "construct",
+    "device_limits",
+]

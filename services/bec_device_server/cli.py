@@ -28,6 +28,7 @@ from bec_core.config import ServiceSettings
 from bec_core.service import run_service
 from bec_device_server.config import DeviceConfig, read_device_file, validate_devices_lenient
 from bec_device_server.server import DeviceServer
+from bec_device_server.startup import pause_gc
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def build_server(settings: ServiceSettings, args: argparse.Namespace) -> DeviceS
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bec-device-server``."""
+    pause_gc()  # until RUNNING (startup.py)
     return run_service(build_server, "bec-device-server: owns the devices", argv, add_arguments)
 
 

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bec_device_server.bridge import guarded
-from bec_device_server.build import Built, build_device, build_order
+from bec_device_server.build import Built, build_device, build_order, call_policy
 from bec_device_server.config import DeviceConfig
 from bec_device_server.errors import DeviceConnectionError
 from bec_device_server.facade import DeviceManagerFacade
 from bec_device_server.resolve import resolve_device_class
+from bec_device_server.startup import release_frozen
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,9 @@ class DeviceEntry:
     cheap: bool = False  # read() may run on the event loop (class attribute bec_cheap_read)
     inline: bool = False  # set()/trigger() may run on the event loop (class attribute bec_inline_calls)
     last_read: dict[str, Any] | None = None
+    #: reads by the server in progress (their readings are published): value events they raise
+    #: do not schedule another readback (throttle.py)
+    reading: int = 0
     last_config: dict[str, Any] | None = None
     last_metadata: dict[str, Any] = field(default_factory=dict)
     subscriptions: list[tuple[Any, int]] = field(default_factory=list)
@@ -182,8 +186,7 @@ class DeviceManager:
                 failures[cfg.name] = exc
                 return
             entry = DeviceEntry(config=cfg, obj=result.obj, info=result.info)
-            entry.cheap = bool(getattr(type(result.obj), "bec_cheap_read", False))
-            entry.inline = bool(getattr(type(result.obj), "bec_inline_calls", False))
+            entry.cheap, entry.inline = call_policy(type(result.obj))
             entry.last_read = result.read
             built[cfg.name] = (entry, result)
             self.pending[cfg.name] = entry
@@ -221,6 +224,8 @@ class DeviceManager:
         """Destroy the ophyd objects of ``entries`` (in worker threads)."""
         loop = asyncio.get_running_loop()
         objs = [e.obj for e in entries if e.obj is not None]
+        if objs:
+            release_frozen()  # the start-up's devices may be among them (startup.py)
         for e in entries:
             e.obj = None
         await asyncio.gather(

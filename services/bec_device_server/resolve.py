@@ -21,6 +21,7 @@ signature names them; the other keys are applied afterwards
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Iterable
@@ -69,8 +70,10 @@ def _bec_device_bases() -> tuple[type, ...]:
     return (BECDeviceBase,)
 
 
-def constructor_parameters(cls: type) -> set[str]:
-    """Parameter names stock passes from ``deviceConfig`` to the constructor of ``cls``."""
+@functools.lru_cache(maxsize=512)
+def constructor_parameters(cls: type) -> frozenset[str]:
+    """Parameter names stock passes from ``deviceConfig`` to the constructor of ``cls`` (cached per
+    class: a config names few classes for many devices)."""
     import ophyd
     from ophyd.signal import EpicsSignalBase
 
@@ -87,7 +90,7 @@ def constructor_parameters(cls: type) -> set[str]:
             names.update(inspect.signature(klass).parameters)
         except (TypeError, ValueError):
             continue
-    return names
+    return frozenset(names)
 
 
 def split_device_config(cls: type, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -98,8 +101,10 @@ def split_device_config(cls: type, config: dict[str, Any]) -> tuple[dict[str, An
     return kwargs, rest
 
 
+@functools.lru_cache(maxsize=1024)
 def wants(cls: type, parameter: str) -> bool:
-    """True if the class's own signature names ``parameter`` (``device_manager``, ``scan_info``)."""
+    """True if the class's own signature names ``parameter`` (``device_manager``, ``scan_info``;
+    cached per class)."""
     try:
         return parameter in inspect.signature(cls).parameters
     except (TypeError, ValueError):

@@ -38,6 +38,7 @@ from bec_device_server.publish import (
     queue_initial,
 )
 from bec_device_server.scans import ScanHooks
+from bec_device_server.startup import config_modules, preload, resume_gc
 from bec_device_server.throttle import ReadbackThrottle
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ class DeviceServer(Service):
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set in setup()
         self.throttle: ReadbackThrottle = None  # type: ignore[assignment]
         self.bec_signals: BECSignalPublisher | None = None  # preview/progress/file/async data
+        # the device modules the config names, imported while the service connects (startup.py)
+        self._preloaded = preload(config_modules(self.device_configs.values(), self.devices.allowed_modules))
 
     # ------------------------------------------------------------------ lifecycle
     async def setup(self) -> None:
@@ -102,6 +105,7 @@ class DeviceServer(Service):
             self.source,
         )
         self.device_configs, self.invalid_devices = start.devices, start.invalid
+        await asyncio.wrap_future(self._preloaded)
         built, failures = await self.devices.build(
             self.device_configs.values(), self.settings.timeouts.device_action
         )
@@ -140,6 +144,7 @@ class DeviceServer(Service):
 
     async def main(self) -> None:
         """Serve the instruction stream until cancelled."""
+        resume_gc()  # RUNNING: the start-up's objects are frozen, the GC on again (startup.py)
         self.ready.set()
         await self.instructions.run(self.consumer)
 
@@ -231,19 +236,23 @@ class DeviceServer(Service):
         return out
 
     async def _read_once(self, entry: DeviceEntry) -> dict[str, Any]:
-        if entry.cheap:
-            signals = dict(entry.obj.read())
-        else:
-            signals = dict(
-                await call(
-                    self.loop,
-                    self.executor,
-                    entry.obj.read,
-                    device=entry.name,
-                    action="read",
-                    timeout=self.settings.timeouts.device_read,
+        entry.reading += 1
+        try:
+            if entry.cheap:
+                signals = dict(entry.obj.read())
+            else:
+                signals = dict(
+                    await call(
+                        self.loop,
+                        self.executor,
+                        entry.obj.read,
+                        device=entry.name,
+                        action="read",
+                        timeout=self.settings.timeouts.device_read,
+                    )
                 )
-            )
+        finally:
+            entry.reading -= 1
         entry.last_read = signals
         return signals
 
@@ -276,11 +285,14 @@ class DeviceServer(Service):
         for entry in entries:
             entry.last_metadata = metadata
             if entry.cheap:
+                entry.reading += 1
                 try:
                     readings[entry.config.name] = entry.last_read = dict(entry.obj.read())
                     continue
                 except Exception as exc:
                     slow.append((entry, exc))
+                finally:
+                    entry.reading -= 1
             else:
                 slow.append((entry, None))
         if not slow:

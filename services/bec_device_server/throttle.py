@@ -44,6 +44,10 @@ class ReadbackThrottle:
         self._pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.published = 0
+        #: motion statuses waiting to be written, in event order, and the last one written per device
+        self._statuses: list[tuple[str, int, dict[str, Any]]] = []
+        self._status_flush: asyncio.Task[None] | None = None
+        self._last_status: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def attach(self, entry: DeviceEntry) -> None:
         """Subscribe to the device's readback (positioners) or value (signals) events, and to its
@@ -57,12 +61,17 @@ class ReadbackThrottle:
             return  # computed sim signals: every read publishes anyway
 
         loop = self.loop
+        # A signal whose get() reports a value event (ophyd_devices' SimMonitor computes its value
+        # on every read): events raised by the server's own reads are left out, their readings are
+        # published anyway; otherwise each throttled readback's read would schedule the next one,
+        # forever.
+        notify = self.notify if event == getattr(obj, "SUB_READBACK", None) else self._notify_unless_reading
 
         def on_event(*_args: Any, **_kwargs: Any) -> None:
-            if on_loop_thread(loop):  # an inline set() of a simulated device
-                self.notify(entry)
+            if on_loop_thread(loop):  # an inline set() or read() of a simulated device
+                notify(entry)
             elif not loop.is_closed():
-                loop.call_soon_threadsafe(self.notify, entry)
+                loop.call_soon_threadsafe(notify, entry)
 
         token = obj.subscribe(on_event, event_type=event, run=False)
         entry.subscriptions.append((obj, token))
@@ -90,18 +99,39 @@ class ReadbackThrottle:
         entry.subscriptions.append((signal, token))
 
     def _status(self, entry: DeviceEntry, status: int) -> None:
-        task = self.loop.create_task(self._publish_status(entry, status), name=f"status:{entry.name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Queue a ``device_status`` SET; every status queued in one loop iteration goes out in one
+        pipeline, in order. A repeat of the value last queued for the device with the same metadata
+        is left out (ophyd_devices' SimPositioner reports each change twice): the key's content
+        would not change."""
+        metadata = entry.last_metadata
+        last = self._last_status.get(entry.name)
+        if last is not None and last[0] == status and last[1] is metadata:
+            return
+        self._last_status[entry.name] = (status, metadata)
+        self._statuses.append((entry.name, status, metadata))
+        if self._status_flush is None:
+            self._status_flush = self.loop.create_task(self._flush_statuses(), name="device-status")
 
-    async def _publish_status(self, entry: DeviceEntry, status: int) -> None:
+    async def _flush_statuses(self) -> None:
         try:
-            await self.connector.set(
-                MessageEndpoints.device_status(entry.name),
-                DeviceStatusMessage(device=entry.name, status=status, metadata=entry.last_metadata),
-            )
+            while self._statuses:
+                batch, self._statuses = self._statuses, []
+                await self._publish_statuses(batch)
+        finally:
+            self._status_flush = None
+
+    async def _publish_statuses(self, batch: list[tuple[str, int, dict[str, Any]]]) -> None:
+        try:
+            pipe = self.connector.pipeline()
+            for name, status, metadata in batch:
+                await self.connector.set(
+                    MessageEndpoints.device_status(name),
+                    DeviceStatusMessage(device=name, status=status, metadata=metadata),
+                    pipe=pipe,
+                )
+            await pipe.execute()
         except Exception as exc:  # a lost status must not stop the next one
-            log.warning("device_status of %s not published: %s", entry.name, exc)
+            log.warning("device_status of %s not published: %s", ", ".join(b[0] for b in batch), exc)
 
     def detach(self, entry: DeviceEntry) -> None:
         """Drop the device's ophyd subscriptions."""
@@ -111,6 +141,17 @@ class ReadbackThrottle:
             except Exception:  # already destroyed
                 pass
         entry.subscriptions.clear()
+
+    @property
+    def busy(self) -> bool:
+        """True while a readback or motion-status publication is pending or running."""
+        return bool(self._pending or self._tasks or self._statuses or self._status_flush)
+
+    def _notify_unless_reading(self, entry: DeviceEntry) -> None:
+        """:meth:`notify`, unless the event came from a read by the server (``entry.reading``; an
+        event from a worker thread's read is handed over before that read's result)."""
+        if not entry.reading:
+            self.notify(entry)
 
     def notify(self, entry: DeviceEntry) -> None:
         """A readback changed (called on the loop)."""
@@ -145,9 +186,10 @@ class ReadbackThrottle:
 
     async def close(self) -> None:
         """Cancel pending publications."""
-        for task in list(self._tasks):
+        tasks = [*self._tasks, *([self._status_flush] if self._status_flush is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 __all__ = ["ReadbackThrottle"]
