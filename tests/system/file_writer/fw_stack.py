@@ -37,10 +37,11 @@ def service_config(path: Path, base_path: Path) -> Path:
 
 
 @contextmanager
-def running_stack(tmp: Path, base_path: Path | None = None) -> Iterator[dict]:
-    """Start the four processes (files under ``base_path``, default ``tmp/data``); stop them after."""
+def running_stack(tmp: Path, base_path: Path | None = None, devices: str = MONITORS) -> Iterator[dict]:
+    """Start the four processes (files under ``base_path``, default ``tmp/data``; ``devices``: YAML
+    added to the test device set); stop them after."""
     redis = RedisServer(persistence="none", data_dir=tmp, log_file=tmp / "redis.log").start()
-    config = write_devices(tmp / "devices.yaml", MONITORS)
+    config = write_devices(tmp / "devices.yaml", devices)
     services = service_config(tmp / "services.yaml", base_path or tmp / "data")
     ds = device_server(redis.url, config, tmp).start()
     ss = scan_server(redis.url, tmp, services).start()
