@@ -3,16 +3,18 @@
 An :class:`AsyncFollower` finds the scan's async streams (``async_stream.py``), reads them
 from their start while the scan runs (waiting at most ``ASYNC_BLOCK_MS`` for new entries,
 ``ASYNC_COUNT`` entries per stream at a time), hands each batch to the file thread
-(``ScanFile.write_async``), and once the scan has ended reads what is left without waiting
-and writes the ``replace`` readings. A failure is raised as a WARNING alarm (as stock's async
-writer does) and marks the file not successful; a reading that does not fit its dataset is a
-WARNING alarm too, the rest is written.
+(``ScanFile.write_async``; a flush point every ``flush_interval_s`` while data arrives and
+when it pauses, so readers see it as they see the rows), and once the scan has ended reads
+what is left without waiting and writes the ``replace`` readings. A failure is raised as a
+WARNING alarm (as stock's async writer does) and marks the file not successful; a reading
+that does not fit its dataset is a WARNING alarm too, the rest is written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Protocol
 
 from bec_core.messages import ScanStatusMessage
@@ -40,9 +42,16 @@ class AsyncFollower:
     """Writes one scan's async data into its open file."""
 
     def __init__(
-        self, scan_id: str, file: ScanFile, thread: Runner, source: PointSource, announce: Announcer
+        self,
+        scan_id: str,
+        file: ScanFile,
+        thread: Runner,
+        source: PointSource,
+        announce: Announcer,
+        flush_interval_s: float = 0.2,
     ) -> None:
         self.scan_id = scan_id
+        self.flush_interval_s = flush_interval_s
         self.file = file
         self.thread = thread
         self.source = source
@@ -59,14 +68,20 @@ class AsyncFollower:
             streams = await self.source.async_streams(self.scan_id, list(priorities.get("async") or []))
             if not streams.cursors:
                 return
+            last_flush, unflushed = time.monotonic(), False
             while True:
                 done = ended.is_set()
                 data = await streams.read(None if done else ASYNC_BLOCK_MS, ASYNC_COUNT)
                 if data:
                     self.entries += await self.thread.call(self.file.write_async, data)
+                    unflushed = True
                     await self._warnings()
                 elif done:
                     break
+                if unflushed and (not data or time.monotonic() - last_flush >= self.flush_interval_s):
+                    # flush points also when no rows arrive (a fly scan of async devices only)
+                    await self.thread.call(self.file.flush)
+                    last_flush, unflushed = time.monotonic(), False
             await self.thread.call(self.file.finish_async)
         except asyncio.CancelledError:
             raise

@@ -158,7 +158,9 @@ class ScanJob:
             await self._fail(path, exc)
             return
         await self.announce.file(self.scan_id, path, done=False, successful=False)
-        self.async_data = AsyncFollower(self.scan_id, self.file, self.thread, self.source, self.announce)
+        self.async_data = AsyncFollower(
+            self.scan_id, self.file, self.thread, self.source, self.announce, self.settings.flush_interval_s
+        )
         self._async_task = asyncio.get_running_loop().create_task(
             self.async_data.run(status, self._ended), name=f"file-async:{self.scan_id}"
         )

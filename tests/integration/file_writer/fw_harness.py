@@ -104,6 +104,7 @@ async def replay(
     base: Path,
     scan_id: str | None = None,
     on_open: Callable[[], Awaitable[None]] | None = None,
+    streams: bool = True,
 ) -> None:
     """Publish the recorded stock messages (of one scan, or all) with file paths under ``base``.
 
@@ -111,7 +112,8 @@ async def replay(
     start-up and follows the changes recorded among the messages),
     then the device config and infos (from which the writer finds a scan's async streams) and
     the entries of the async streams, as stock's device server left them. ``on_open`` runs right
-    after the scan's ``open`` status is published.
+    after the scan's ``open`` status is published; ``streams=False`` leaves the async streams out
+    (for ``on_open`` to add them while the scan runs: :func:`add_streams`).
     """
     inputs = stock_inputs()
     for device, raw in inputs["configuration"].items():
@@ -120,12 +122,10 @@ async def replay(
     await conn.redis.set(MessageEndpoints.device_config().endpoint, base64.b64decode(inputs["device_config"]))
     for device, raw in inputs["device_info"].items():
         await conn.redis.set(MessageEndpoints.device_info(device).endpoint, base64.b64decode(raw))
-    for sid, streams in inputs["streams"].items():
-        if scan_id is not None and sid != scan_id:
-            continue
-        for key, entries in streams.items():
-            for fields in entries:
-                await conn.redis.xadd(key, {k: base64.b64decode(v) for k, v in fields.items()})
+    if streams:
+        for sid in inputs["streams"]:
+            if scan_id is None or sid == scan_id:
+                await add_streams(conn, sid)
     ended = False
     for topic, raw in inputs["messages"]:
         data = base64.b64decode(raw)
@@ -156,6 +156,13 @@ async def replay(
             await on_open()
         if scan_id is not None and isinstance(msg, ScanStatusMessage) and msg.status in TERMINAL:
             ended = True  # its last points may still follow (stock's bundler can lag the status)
+
+
+async def add_streams(conn: AsyncRedisConnector, scan_id: str) -> None:
+    """XADD the recorded async stream entries of ``scan_id``."""
+    for key, entries in stock_inputs()["streams"][scan_id].items():
+        for fields in entries:
+            await conn.redis.xadd(key, {k: base64.b64decode(v) for k, v in fields.items()})
 
 
 #: attributes whose values are compared (others: only their presence and dtype)
