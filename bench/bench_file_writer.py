@@ -1,6 +1,6 @@
 """File writer: points/s into the file, lag behind the scan, scan end → FileMessage.
 
-    python -m bench.bench_file_writer [--points 20000] [--scan-points 1000] [--repeats 3] [--monitors 4 50]
+    python -m bench.bench_file_writer [--points 20000] [--scan-points 1000] [--repeats 3] [--monitors 4 50] [--no-stock]
 
 Part 1, the writer alone: a private redis-server and ``bec-file-writer`` (process); the
 benchmark plays a scan server as fast as Redis takes it (status ``open``, N points of one
@@ -9,23 +9,29 @@ server does, in pipelines of 500, then ``closed``) and measures the writer's thr
 (N / (FileMessage done - first point sent)) and its lag when the "scan" ends
 (``closed`` sent → FileMessage done).
 
-Part 2, the real stack: redis-server, ``bec-device-server``, ``bec-scan-server`` and
-``bec-file-writer``; a ``line_scan(samx, -5, 5, steps=N, exp_time=0)`` with M SimMonitors:
-scan duration (request → ``closed`` received), file rate (N / (file opened → done)) and the
-time from ``closed`` to the master FileMessage ``done``.
+Part 2, the real stack, bec-core's beside stock BEC 4.3's (``bench_file_writer_stock.py``;
+``--no-stock`` leaves it out): redis-server, ``bec-device-server``, ``bec-scan-server`` and
+``bec-file-writer`` (stock: its six services); a ``line_scan(samx, -5, 5, steps=N,
+exp_time=0)`` with M SimMonitors, the same requests to both: scan duration (request →
+``closed`` received), how long after the scan's opening the file is on disk (the master
+FileMessage ``done=False``: the lag behind the scan), the time from ``closed`` to the master
+FileMessage ``done`` and the file rate (N / (file on disk → done)).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import random
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -35,11 +41,36 @@ from bec_core.messages import BECStatus, FileMessage, ScanMessage, ScanQueueMess
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_server import RedisServer
 from bec_core.serialization import dumps
-from bench.bench_scan_server import devices_yaml
 from bench.common import Table, print_tables, run_async, spawn, stop_group
 
 BIN = Path(sys.executable).parent
 BATCH = 500
+FILE_POLL_S = 0.01
+#: a short scan before the timed ones (first-scan imports and caches), on both stacks
+WARM_UP_POINTS = 5
+CLIENT_INFO = {"username": getpass.getuser(), "hostname": socket.gethostname(), "acl_user": "default"}
+#: the devices of the real-stack scans, the same ophyd_devices classes on both stacks
+MOTOR = """samx:
+  deviceClass: ophyd_devices.SimPositioner
+  deviceConfig: {delay: 0, limits: [-50, 50], tolerance: 0.01, update_frequency: 400}
+  readoutPriority: baseline
+  enabled: true
+  readOnly: false
+  softwareTrigger: false
+"""
+MONITOR = """mon{i}:
+  deviceClass: ophyd_devices.SimMonitor
+  deviceConfig: {{}}
+  readoutPriority: monitored
+  enabled: true
+  readOnly: false
+  softwareTrigger: false
+"""
+
+
+def devices_yaml(monitors: int) -> str:
+    """samx and ``monitors`` SimMonitors (ophyd_devices: valid for both stacks)."""
+    return MOTOR + "".join(MONITOR.format(i=i) for i in range(monitors))
 
 
 async def wait_running(conn: AsyncRedisConnector, names: list[str]) -> None:
@@ -55,6 +86,7 @@ class FileWatch:
 
     def __init__(self) -> None:
         self.opened: dict[str, float] = {}
+        self.paths: dict[str, str] = {}
         self.done: dict[str, tuple[float, FileMessage]] = {}
         self.event = asyncio.Event()
 
@@ -70,6 +102,7 @@ class FileWatch:
             self.event.set()
         else:
             self.opened.setdefault(scan_id, now)
+            self.paths.setdefault(scan_id, value.file_path)
 
     async def wait_done(self, scan_id: str, timeout: float) -> tuple[float, FileMessage]:
         deadline = time.perf_counter() + timeout
@@ -180,91 +213,109 @@ async def real_stack(monitors: int, points: int, repeats: int, tmp: Path) -> dic
     redis = RedisServer(persistence="none", data_dir=tmp, log_file=tmp / "redis.log").start()
     log = tmp / "servers.log"
     url, services = redis.url, str(tmp / "services.yaml")
+    services_args = ["--service-config", services]
+    commands = [
+        ("bec-device-server", ["--config", str(tmp / "devices.yaml")]),
+        ("bec-scan-server", services_args),
+        ("bec-file-writer", services_args),
+    ]
     procs: list[subprocess.Popen[bytes]] = [
-        spawn(
-            [
-                str(BIN / "bec-device-server"),
-                "--redis",
-                url,
-                "--config",
-                str(tmp / "devices.yaml"),
-                "--log-level",
-                "WARNING",
-            ],
-            log,
-        ),
-        spawn(
-            [
-                str(BIN / "bec-scan-server"),
-                "--redis",
-                url,
-                "--service-config",
-                services,
-                "--log-level",
-                "WARNING",
-            ],
-            log,
-        ),
-        spawn(
-            [
-                str(BIN / "bec-file-writer"),
-                "--redis",
-                url,
-                "--service-config",
-                services,
-                "--log-level",
-                "WARNING",
-            ],
-            log,
-        ),
+        spawn([str(BIN / name), "--redis", url, *extra, "--log-level", "WARNING"], log)
+        for name, extra in commands
     ]
     conn = await AsyncRedisConnector(url).connect()
-    out: dict[str, list[float]] = {"scan_s": [], "rate": [], "end_to_file_ms": []}
     try:
         await wait_running(conn, ["DeviceServer", "ScanServer", "FileWriterManager"])
-        watch = FileWatch()
-        await conn.register(MessageEndpoints.public_file(), watch)
-        closed: dict[str, float] = {}
-        ended = asyncio.Event()
-
-        def on_status(item: object) -> None:
-            value = getattr(item, "value", None)
-            if isinstance(value, ScanStatusMessage) and value.status == "closed" and value.scan_id:
-                closed.setdefault(value.scan_id, time.perf_counter())
-                ended.set()
-
-        await conn.register(MessageEndpoints.scan_status(), on_status)
-        for _ in range(repeats):
-            request = ScanQueueMessage(
-                scan_type="line_scan",
-                parameter={
-                    "args": {"samx": [-5, 5]},
-                    "kwargs": {"steps": points, "exp_time": 0, "relative": False},
-                },
-                metadata={"RID": str(uuid.uuid4())},
-            )
-            ended.clear()
-            known = set(closed)
-            t0 = time.perf_counter()
-            await conn.send(MessageEndpoints.scan_queue_request("default"), request)
-            while not (set(closed) - known):
-                ended.clear()
-                await asyncio.wait_for(ended.wait(), 300)
-            [scan_id] = set(closed) - known
-            t_done, msg = await watch.wait_done(scan_id, 120)
-            assert msg.successful, (tmp / "servers.log").read_text()[-2000:]
-            out["scan_s"].append(closed[scan_id] - t0)
-            out["rate"].append(points / (t_done - watch.opened.get(scan_id, t0)))
-            out["end_to_file_ms"].append((t_done - closed[scan_id]) * 1e3)
+        tail = lambda: (tmp / "servers.log").read_text()[-2000:]  # noqa: E731
+        await timed_scans(conn, WARM_UP_POINTS, 1, tail)
+        return await timed_scans(conn, points, repeats, tail)
     finally:
         await conn.close()
         for proc in reversed(procs):
             stop_group(proc)
         redis.stop()
+
+
+async def timed_scans(
+    conn: AsyncRedisConnector, points: int, repeats: int, log_tail: Callable[[], str]
+) -> dict[str, list[float]]:
+    """``repeats`` line scans of ``points`` points, exp_time 0, requested as a client does (the same
+    request works for bec-core's and stock's scan server), each timed from the request to its
+    ``open`` and ``closed`` statuses and its master FileMessages (done=False: the file exists;
+    done=True: it is complete)."""
+    out: dict[str, list[float]] = {"scan_s": [], "rate": [], "end_to_file_ms": [], "open_to_file_ms": []}
+    watch = FileWatch()
+    await conn.register(MessageEndpoints.public_file(), watch)
+    opened: dict[str, float] = {}
+    closed: dict[str, float] = {}
+    ended = asyncio.Event()
+
+    def on_status(item: object) -> None:
+        value = getattr(item, "value", None)
+        if not isinstance(value, ScanStatusMessage) or not value.scan_id:
+            return
+        if value.status == "open":
+            opened.setdefault(value.scan_id, time.perf_counter())
+        elif value.status == "closed":
+            closed.setdefault(value.scan_id, time.perf_counter())
+            ended.set()
+
+    await conn.register(MessageEndpoints.scan_status(), on_status)
+    for _ in range(repeats):
+        request = ScanQueueMessage(
+            scan_type="line_scan",
+            parameter={
+                "args": {"samx": [-5, 5]},
+                "kwargs": {
+                    "steps": points,
+                    "exp_time": 0,
+                    "relative": False,
+                    "system_config": {"file_suffix": None, "file_directory": None},
+                },
+            },
+            # system_config and client_info as stock's client sends them (stock's scan server needs both)
+            metadata={"RID": str(uuid.uuid4()), "client_info": CLIENT_INFO},
+        )
+        known = set(closed)
+        t0 = time.perf_counter()
+        await conn.send(MessageEndpoints.scan_queue_request("default"), request)
+        on_disk = asyncio.get_running_loop().create_task(file_on_disk(watch, opened, set(opened)))
+        while not (set(closed) - known):
+            ended.clear()
+            await asyncio.wait_for(ended.wait(), 300)
+        [scan_id] = set(closed) - known
+        t_done, msg = await watch.wait_done(scan_id, 300)
+        assert msg.successful, log_tail()
+        t_file = await asyncio.wait_for(on_disk, 60)
+        out["scan_s"].append(closed[scan_id] - t0)
+        out["rate"].append(points / (t_done - watch.opened.get(scan_id, t0)))
+        out["end_to_file_ms"].append((t_done - closed[scan_id]) * 1e3)
+        out["open_to_file_ms"].append((t_file - opened.get(scan_id, t0)) * 1e3)
     return out
 
 
+async def file_on_disk(watch: FileWatch, opened: dict[str, float], known: set[str]) -> float:
+    """When the master file of the next scan to open is at its path (polled every 10 ms): bec-core
+    creates it at the opening, stock renames its temporary file there at the end."""
+    while not (new := set(opened) - known) or next(iter(new)) not in watch.paths:
+        await asyncio.sleep(FILE_POLL_S)
+    path = Path(watch.paths[next(iter(new))])
+    while not path.exists():
+        await asyncio.sleep(FILE_POLL_S)
+    return time.perf_counter()
+
+
 async def main_async(args: argparse.Namespace) -> list[Table]:
+    return await measure(args.points, args.scan_points, args.repeats, args.monitors, args.stock)
+
+
+async def measure(
+    points: int, scan_points: int, repeats: int, monitors: list[int], with_stock: bool = True
+) -> list[Table]:
+    """Both parts (``python -m bench`` calls this): the writer alone, then the real stacks."""
+    args = argparse.Namespace(
+        points=points, scan_points=scan_points, repeats=repeats, monitors=monitors, stock=with_stock
+    )
     tmp = Path(tempfile.mkdtemp(prefix="bench-fw-"))
     alone = Table(
         f"File writer alone, fed at Redis speed ({args.points:,} points, median of {args.repeats})",
@@ -286,32 +337,9 @@ async def main_async(args: argparse.Namespace) -> list[Table]:
             ]
         )
     alone.notes.append("lag at scan end: the 'closed' status sent → master FileMessage done (file closed)")
-    stack = Table(
-        f"Real stack: line_scan of {args.scan_points:,} points, exp_time 0 (median of {args.repeats})",
-        [
-            "monitors",
-            "scan (s)",
-            "file rows/s (bounded by the scan)",
-            "scan end → FileMessage (ms)",
-            "min-max (ms)",
-        ],
-        key="file_writer_stack",
-    )
-    for monitors in args.monitors:
-        sub = tmp / f"stack-{monitors}"
-        sub.mkdir()
-        res = await real_stack(monitors, args.scan_points, args.repeats, sub)
-        stack.rows.append(
-            [
-                monitors,
-                round(statistics.median(res["scan_s"]), 3),
-                round(statistics.median(res["rate"])),
-                round(statistics.median(res["end_to_file_ms"]), 1),
-                f"{min(res['end_to_file_ms']):.1f}-{max(res['end_to_file_ms']):.1f}",
-            ]
-        )
-    stack.notes.append("scan end: 'closed' received by the benchmark; FileMessage: done=True received")
-    stack.notes.append("points/s into the file: points / (FileMessage done=False at open → done=True)")
+    from bench.bench_file_writer_stock import side_by_side
+
+    stack = await side_by_side(args.monitors, args.scan_points, args.repeats, tmp, args.stock)
     return [alone, stack]
 
 
@@ -323,6 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scan-points", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--monitors", type=int, nargs="+", default=[4, 50])
+    parser.add_argument("--no-stock", dest="stock", action="store_false", help="bec-core only")
     args = parser.parse_args(argv)
     print_tables(run_async(main_async(args)))
 

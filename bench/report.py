@@ -378,6 +378,7 @@ SECTIONS = [
     ("Real device classes: start-up and per point with ophyd_devices", ["startup", "opd_points"]),
     ("Long scan: memory and lost segments", ["long"]),
     ("Fan-out", ["fanout"]),
+    ("File writer", ["file_writer_alone", "file_writer_stack"]),
 ]
 
 

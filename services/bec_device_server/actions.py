@@ -162,8 +162,12 @@ class Actions:
         await self._each_status(job, "pre_scan", lambda e: getattr(e.obj, "pre_scan", None))
 
     async def complete(self, job: Job) -> None:
-        """``obj.complete()`` on devices that have it (``device=None``: all)."""
+        """``obj.complete()`` on devices that have it (``device=None``: all), then the async data
+        they sent is written to Redis before the reply (the scan's end follows the reply and the
+        file writer reads the async streams to their end when the scan has ended)."""
         await self._each_status(job, "complete", lambda e: getattr(e.obj, "complete", None))
+        if self.server.bec_signals is not None:
+            await self.server.bec_signals.flush()
 
     async def kickoff(self, job: Job) -> None:
         """As stock dispatches it: a ``kickoff`` that takes arguments (ophyd_devices' SynFlyer:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from bec_core.config import FileWriterSettings
 from bec_core.file_paths import FilePathError, master_file_path
 from bec_core.messages import ScanHistoryMessage, ScanStatusMessage
+from bec_file_writer.async_follow import AsyncFollower
 from bec_file_writer.errors import FileWriteError
 from bec_file_writer.layout import ScanSummary
 from bec_file_writer.redis_io import Announcer, PointSource
@@ -82,6 +83,9 @@ class ScanJob:
         self.dropped = 0
         self.done = asyncio.Event()
         self._wake = asyncio.Event()
+        self._ended = asyncio.Event()
+        self._async_task: asyncio.Task[None] | None = None
+        self.async_data: AsyncFollower | None = None
         self.rows_per_s = 0.0
         self.finished_at: float | None = None
 
@@ -92,6 +96,7 @@ class ScanJob:
             self.start_time = msg.timestamp
         if msg.status in TERMINAL:
             self.final = msg
+            self._ended.set()
             if self.start_time is None:
                 self.start_time = msg.timestamp
         self.status = msg
@@ -123,13 +128,20 @@ class ScanJob:
         try:
             await self._run()
         except asyncio.CancelledError:
+            await self._stop_async()
             await self._close_quietly()
             raise
         except Exception as exc:
             log.exception("scan %s: file writer failed", self.scan_id)
+            await self._stop_async()
             await self._fail(self._path_or_unknown(), exc)
         finally:
             self.done.set()
+
+    async def _stop_async(self) -> None:
+        if self._async_task is not None and not self._async_task.done():
+            self._async_task.cancel()
+            await asyncio.gather(self._async_task, return_exceptions=True)
 
     def _path_or_unknown(self) -> str:
         return self.file.path if self.file is not None else "(no path)"
@@ -146,7 +158,14 @@ class ScanJob:
             await self._fail(path, exc)
             return
         await self.announce.file(self.scan_id, path, done=False, successful=False)
+        self.async_data = AsyncFollower(
+            self.scan_id, self.file, self.thread, self.source, self.announce, self.settings.flush_interval_s
+        )
+        self._async_task = asyncio.get_running_loop().create_task(
+            self.async_data.run(status, self._ended), name=f"file-async:{self.scan_id}"
+        )
         await self._write_loop()
+        await self._async_task
         await self._finish()
 
     async def _wait_for_status(self) -> ScanStatusMessage:
@@ -307,7 +326,10 @@ class ScanJob:
         assert self.file is not None and self.final is not None
         final = self.final
         summary = self._summary(final, final.timestamp)
-        complete = self.missing == 0
+        enabled = await self.source.enabled_devices()
+        if enabled is not None:  # stock drops the configuration of removed and disabled devices
+            summary.configuration = {d: c for d, c in summary.configuration.items() if d in enabled}
+        complete = self.missing == 0 and not (self.async_data is not None and self.async_data.failed)
         stored = await self.thread.call(self.file.stored_data_info)
         try:
             await self.thread.call(self.file.finish, summary, complete)

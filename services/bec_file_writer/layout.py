@@ -85,10 +85,11 @@ def info_storage(summary: ScanSummary) -> dict[str, Any]:
 
 
 def write_opening(f: h5py.File, summary: ScanSummary) -> dict[str, Any]:
-    """What is known when the scan opens; returns the metadata written (for :func:`write_closing`).
+    """What is known when the scan opens; returns what was written (for :func:`write_closing`).
 
     Written at the start so that the scan's end costs little: the metadata of the ``open``
-    status, the readout groups, the device configuration (as it is when the scan starts),
+    status, the readout groups, the device configuration as it is at the start (the end
+    rewrites what changed: the file holds the configuration at the scan's end, as stock's),
     the empty ``file_references`` and ``states`` groups and ``/entry``'s fixed parts.
     """
     entry = f.require_group("entry")
@@ -110,21 +111,31 @@ def write_opening(f: h5py.File, summary: ScanSummary) -> dict[str, Any]:
     source = nx_group(nx_group(entry, "instrument", "NXinstrument"), "source", "NXsource")
     for key, value in SOURCE.items():
         write_value(source, key, value)
-    return metadata
+    return {"metadata": metadata, "configuration": summary.configuration}
 
 
 def write_closing(
-    f: h5py.File, summary: ScanSummary, opened: Mapping[str, Any] | None, master_path: str
+    f: h5py.File,
+    summary: ScanSummary,
+    opened: Mapping[str, Any] | None,
+    master_path: str,
+    sample: Mapping[str, Any] | None = None,
 ) -> None:
-    """What the scan's end adds: the final metadata (only what changed since the opening), the
-    readout groups, links to devices' files, the times and ``entry/data``."""
+    """What the scan's end adds: the final metadata and device configuration (rewriting only
+    what changed since the opening), the readout groups, links to devices' files, the times,
+    ``entry/data`` and ``entry/sample`` (``sample``: the readings of the ``samplename`` and
+    ``sample_description`` devices, if the scan read them)."""
     entry = f.require_group("entry")
     collection = nx_group(entry, "collection", "NXcollection")
     metadata = info_storage(summary)
-    update_mapping(nx_group(collection, "metadata", "NXcollection"), metadata, opened)
+    opened = opened or {}
+    update_mapping(nx_group(collection, "metadata", "NXcollection"), metadata, opened.get("metadata"))
     _readout_groups(collection, summary.info)
-    if opened is None:
-        write_mapping(nx_group(collection, "configuration", "NXcollection"), summary.configuration)
+    update_mapping(
+        nx_group(collection, "configuration", "NXcollection"),
+        summary.configuration,
+        opened.get("configuration"),
+    )
     refs = nx_group(collection, "file_references", "NXcollection")
     for name, msg in summary.file_references.items():
         _file_reference(refs, name, msg, master_path)
@@ -136,6 +147,16 @@ def write_closing(
     if metadata.get("title"):
         write_value(entry, "title", metadata["title"])
     _write_data(entry, summary.info.get("scan_report_devices") or [])
+    _write_sample(nx_group(entry, "sample", "NXsample"), sample or {})
+
+
+def _write_sample(group: h5py.Group, sample: Mapping[str, Any]) -> None:
+    """``entry/sample/name`` and ``description`` from the ``samplename`` and ``sample_description``
+    devices, as stock stores a device's data there: a baseline reading becomes a group
+    (``name/samplename/{value,timestamp}``), monitored readings one JSON text (a list of dicts)."""
+    for field_name, device in (("name", "samplename"), ("description", "sample_description")):
+        if device in sample:
+            write_value(group, field_name, sample[device])
 
 
 def _readout_groups(collection: h5py.Group, info: Mapping[str, Any]) -> None:

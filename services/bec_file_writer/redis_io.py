@@ -17,6 +17,7 @@ from bec_core.messages import (
     ScanStatusMessage,
 )
 from bec_core.redis_connector import AsyncRedisConnector
+from bec_file_writer.async_stream import AsyncStreams, enabled_devices, stream_keys
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 FILE_KEY_EXPIRY_S = 3600
 #: keys fetched per round trip when catching up
 FETCH_BATCH = 1000
+WARNING = 0
 MINOR = 1
 
 
@@ -54,6 +56,14 @@ class PointSource:
         msg = await self.connector.get(MessageEndpoints.public_scan_info(scan_id))
         return msg if isinstance(msg, ScanStatusMessage) else None
 
+    async def async_streams(self, scan_id: str, async_devices: list[str]) -> AsyncStreams:
+        """A reader of the scan's async data streams (see ``async_stream.py``)."""
+        return AsyncStreams(self.connector, await stream_keys(self.connector, scan_id, async_devices))
+
+    async def enabled_devices(self) -> set[str] | None:
+        """The enabled devices of the current configuration (``None``: none stored)."""
+        return await enabled_devices(self.connector)
+
 
 class Announcer:
     """Publishes what the writer did."""
@@ -73,8 +83,11 @@ class Announcer:
         """Append to ``info/scans/scan_history`` (bounded as stock's)."""
         await self.connector.xadd(MessageEndpoints.scan_history(), {"data": msg}, max_size=self.history_max)
 
-    async def alarm(self, text: str, exc: BaseException | None, metadata: dict[str, Any]) -> None:
-        """A MINOR alarm (stock's severity for a file it could not write)."""
+    async def alarm(
+        self, text: str, exc: BaseException | None, metadata: dict[str, Any], severity: int = MINOR
+    ) -> None:
+        """An alarm, MINOR by default (stock's severity for a file it could not write; WARNING for
+        async data it could not write)."""
         info = ErrorInfo(
             error_message=text,
             compact_error_message=text,
@@ -83,7 +96,7 @@ class Announcer:
         log.error("alarm: %s", text)
         try:
             await self.connector.set_and_publish(
-                MessageEndpoints.alarm(), AlarmMessage(severity=MINOR, info=info, metadata=metadata)
+                MessageEndpoints.alarm(), AlarmMessage(severity=severity, info=info, metadata=metadata)
             )
         except Exception as err:  # Redis away: the log line above is what is left
             log.error("could not publish the alarm: %s", err)

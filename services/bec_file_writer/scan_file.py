@@ -19,6 +19,7 @@ from typing import Any
 
 import h5py
 
+from bec_file_writer.async_data import AsyncData
 from bec_file_writer.errors import FileWriteError
 from bec_file_writer.h5tree import DEVICES_PATH, mark_signal_group, nx_group, write_value
 from bec_file_writer.layout import ScanSummary, write_closing, write_opening
@@ -27,6 +28,8 @@ from bec_file_writer.rows import DeviceRows
 log = logging.getLogger(__name__)
 
 STATUS_ATTR = "writer_status"
+#: devices whose readings stock's layout also puts under ``entry/sample`` (``name``, ``description``)
+SAMPLE_DEVICES = ("samplename", "sample_description")
 
 
 class ScanFile:
@@ -36,8 +39,11 @@ class ScanFile:
         self.path = path
         self.file: h5py.File | None = None
         self.rows: DeviceRows | None = None
+        self.async_data: AsyncData | None = None
         self.baseline_written = False
         self.opened: dict[str, Any] | None = None
+        #: readings of the sample devices: a baseline reading, or one per point (as stock keeps them)
+        self.sample: dict[str, Any] = {}
 
     def open(self, summary: ScanSummary | None = None) -> None:
         """Create the directory and the file (replacing a previous one at the path), with what
@@ -54,7 +60,9 @@ class ScanFile:
         entry = nx_group(self.file, "entry", "NXentry")
         entry.attrs[STATUS_ATTR] = "writing"
         collection = nx_group(entry, "collection", "NXcollection")
-        self.rows = DeviceRows(nx_group(collection, "devices", "NXcollection"))
+        devices = nx_group(collection, "devices", "NXcollection")
+        self.rows = DeviceRows(devices)
+        self.async_data = AsyncData(devices)
         if summary is not None:
             self.opened = write_opening(self.file, summary)
         self.file.flush()
@@ -85,13 +93,35 @@ class ScanFile:
                     write_value(sub, str(field), value)
                 if len(sub):
                     mark_signal_group(sub)
+            if device in SAMPLE_DEVICES:
+                self.sample[str(device)] = signals
         self.baseline_written = True
 
     def append(self, points: Iterable[Mapping[str, Any]]) -> int:
         """Collect one row per point's data (written at the next flush); returns the number of points."""
         self._require()
         assert self.rows is not None
+        points = points if isinstance(points, list) else list(points)
+        for data in points:
+            for device in SAMPLE_DEVICES:
+                reading = data.get(device)
+                if reading is not None:
+                    kept = self.sample.setdefault(device, [])
+                    if isinstance(kept, list):
+                        kept.append(reading)
         return self.rows.append(points)
+
+    def write_async(self, data: Mapping[str, list[Any]]) -> int:
+        """Write async readings (DeviceMessages by device); returns how many."""
+        self._require()
+        assert self.async_data is not None
+        return sum(self.async_data.write(device, msgs) for device, msgs in data.items())
+
+    def finish_async(self) -> None:
+        """Write the async readings kept for the end (``replace``)."""
+        self._require()
+        assert self.async_data is not None
+        self.async_data.finish()
 
     @property
     def points(self) -> int:
@@ -112,7 +142,7 @@ class ScanFile:
         self.rows.write()
         if self.opened is None:
             write_opening(f, summary)
-        write_closing(f, summary, self.opened, self.path)
+        write_closing(f, summary, self.opened, self.path, self.sample)
         f["entry"].attrs[STATUS_ATTR] = "complete" if complete else "incomplete"
         self.close()
 

@@ -2,11 +2,14 @@
 
 Runs stock BEC 4.3.2's services (SciHub, device server, scan server, scan bundler, file writer)
 from a stock virtual environment against a private redis-server, loads a small device config,
-runs a line scan and a grid scan with the stock client and records
+runs a line scan and a grid scan, and two line scans with async devices (``waveform``, a
+SimWaveform sending ``add_slice`` then ``add`` updates, and ``monitor_async``, a SimMonitorAsync
+sending ``add`` then ``replace`` updates) with the stock client and records
 
 * ``stock_inputs.json``: every message the stock file writer consumed for those scans
   (scan status, scan segments, baseline, device configuration readings), as the raw bytes
-  that were on the wire (base64), in arrival order;
+  that were on the wire (base64), in arrival order; the entries of the scans' async data
+  streams; the device config and device infos (from which the writer finds those streams);
 * ``stock_layout.json``: the structure of the master file stock's writer made of each scan
   (paths, kinds, NeXus classes and attributes, dtypes, shapes; see ``h5layout.py``).
 
@@ -39,9 +42,15 @@ samy: {readoutPriority: baseline, deviceClass: ophyd_devices.SimPositioner, devi
 samz: {readoutPriority: baseline, deviceClass: ophyd_devices.SimPositioner, deviceConfig: {delay: 1, limits: [-50, 50], tolerance: 0.01, update_frequency: 400}, deviceTags: [user motors], enabled: true, readOnly: false}
 bpm4i: {readoutPriority: monitored, deviceClass: ophyd_devices.SimMonitor, deviceConfig: {}, deviceTags: [beamline], enabled: true, readOnly: false}
 bpm3a: {readoutPriority: monitored, deviceClass: ophyd_devices.SimMonitor, deviceConfig: {}, deviceTags: [beamline], enabled: true, readOnly: false}
+samplename: {readoutPriority: baseline, deviceClass: ophyd_devices.SimMonitor, deviceConfig: {}, deviceTags: [sample], enabled: true, readOnly: false}
+waveform: {readoutPriority: async, deviceClass: ophyd_devices.SimWaveform, deviceConfig: {waveform_shape: 10, sim_init: {model: ConstantModel, params: {c: 100, noise: none}}}, deviceTags: [detector], enabled: true, readOnly: false, softwareTrigger: true}
+monitor_async: {readoutPriority: async, deviceClass: ophyd_devices.sim.sim_monitor.SimMonitorAsync, deviceConfig: {}, deviceTags: [beamline], enabled: true, readOnly: false, softwareTrigger: true}
 """
 SERVICES = ("bec-scihub", "bec-device-server", "bec-scan-server", "bec-scan-bundler", "bec-file-writer")
 TOPICS = ("info/scans/scan_status", "info/scans/scan_segment", "info/scans/scan_baseline")
+#: device configuration readings, recorded as they change during the scans (the file holds the
+#: configuration at the scan's end)
+CONFIG_TOPICS = "info/devices/read_configuration/*"
 
 
 def _relaunch() -> None:
@@ -109,13 +118,15 @@ def main() -> None:
     devices_file.write_text(DEVICES)
     recorded: list[tuple[str, bytes]] = []
     stop = threading.Event()
+    recording = threading.Event()
 
     def record() -> None:
         pubsub = redis.Redis(port=args.port).pubsub()
         pubsub.subscribe(*TOPICS)
+        pubsub.psubscribe(CONFIG_TOPICS)
         while not stop.is_set():
             item = pubsub.get_message(timeout=0.2)
-            if item and item["type"] == "message":
+            if item and item["type"] in ("message", "pmessage") and recording.is_set():
                 recorded.append((item["channel"].decode(), item["data"]))
 
     recorder = threading.Thread(target=record, daemon=True)
@@ -135,6 +146,12 @@ def main() -> None:
         bec.config.update_session_with_file(str(devices_file), force=True)
         dev = bec.device_manager.devices
         scans = bec.scans
+        configuration = {}  # as the scans start; the changes during the scans are in the messages
+        for name in dev.keys():
+            raw = r.get(f"info/devices/read_configuration/{name}")
+            if raw is not None:
+                configuration[name] = base64.b64encode(raw).decode()
+        recording.set()
         layouts = {}
         line = scans.line_scan(
             dev.samx, -1, 1, steps=10, exp_time=0.01, relative=False, metadata={"sample": "ref"}
@@ -142,20 +159,55 @@ def main() -> None:
         line.wait(file_written=True)
         grid = scans.grid_scan(dev.samx, -1, 1, 5, dev.samy, -1, 1, 4, exp_time=0.01, relative=True)
         grid.wait(file_written=True)
-        for key, report in (("line_scan", line), ("grid_scan", grid)):
+        dev.waveform.async_update.set("add_slice")
+        dev.monitor_async.async_update.set("add")
+        async_slice = scans.line_scan(
+            dev.samx, 0, 1, steps=10, exp_time=0.01, relative=False, metadata={"sample_name": "ref"}
+        )
+        async_slice.wait(file_written=True)
+        dev.waveform.async_update.set("add")
+        dev.monitor_async.async_update.set("replace")
+        async_add = scans.line_scan(dev.samx, 0, 1, steps=10, exp_time=0.01, relative=False)
+        async_add.wait(file_written=True)
+        reports = (
+            ("line_scan", line),
+            ("grid_scan", grid),
+            ("async_slice", async_slice),
+            ("async_add", async_add),
+        )
+        streams = {}
+        for key, report in reports:
             scan_id = report.scan.scan_id
             msg = bec.connector.get(MessageEndpoints.public_file(scan_id, "master"))
             layouts[key] = {"scan_id": scan_id, "layout": describe(msg.file_path)}
-        configuration = {}
-        for name in dev.keys():
-            raw = r.get(f"info/devices/read_configuration/{name}")
-            if raw is not None:
-                configuration[name] = base64.b64encode(raw).decode()
+            found = sorted(
+                k.decode()
+                for pattern in (
+                    f"info/devices/async_signal/{scan_id}/*",
+                    f"info/devices/async_readback/{scan_id}/*",
+                )
+                for k in r.keys(pattern)
+            )
+            streams[scan_id] = {
+                k: [
+                    {f.decode(): base64.b64encode(v).decode() for f, v in fields.items()}
+                    for _id, fields in r.xrange(k)
+                ]
+                for k in found
+            }
         stop.set()
         recorder.join()
+        device_info = {}
+        for name in dev.keys():
+            raw = r.get(f"info/devices/info/{name}")
+            if raw is not None:
+                device_info[name] = base64.b64encode(raw).decode()
         inputs = {
             "scans": {key: value["scan_id"] for key, value in layouts.items()},
             "configuration": configuration,
+            "device_config": base64.b64encode(r.get("info/devices/config")).decode(),
+            "device_info": device_info,
+            "streams": streams,
             "messages": [[topic, base64.b64encode(data).decode()] for topic, data in recorded],
         }
         (HERE / "stock_inputs.json").write_text(json.dumps(inputs, indent=1) + "\n")

@@ -142,3 +142,40 @@ async def test_async_data_outside_a_scan_is_not_published(
         while publisher.stats.refused < 1:  # the waveform's async put was seen and refused
             await asyncio.sleep(POLL_S)
     assert await conn.redis.keys("info/devices/async_signal/*") == []
+
+
+async def test_async_data_sent_at_complete_is_in_redis_when_complete_answers(
+    start_server: Any, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    """A SimMonitorAsync sends its buffered readings in complete(); the file writer reads the async
+    streams to their end once the scan has ended (after complete's reply), so they must be in Redis
+    by the time complete answers, not a publisher batch later."""
+    server = await start_server(
+        devices={
+            "monitor_async": {
+                **DEVICES["waveform"],
+                "deviceClass": "ophyd_devices.sim.sim_monitor.SimMonitorAsync",
+                "deviceConfig": {},
+            }
+        }
+    )
+    scan_id = "scan-async-complete"
+    await open_scan(conn, scan_id)
+    facade = server.devices.facade
+    await wait_for(
+        lambda: asyncio.sleep(0, getattr(facade.scan_info.msg, "scan_id", None) == scan_id), "scan info"
+    )
+    server.devices.entries["monitor_async"].obj._random_send_interval = 1000  # all sent at complete
+    for _ in range(3):
+        reply = await requester.request("monitor_async", "trigger")
+        assert reply.status == "completed", reply.error_info
+    reply = await requester.request("monitor_async", "complete")
+    assert reply.status == "completed", reply.error_info
+    stream = MessageEndpoints.device_async_signal(scan_id, "monitor_async", "monitor_async_data").endpoint
+    rows = await conn.redis.xrange(stream)  # at once: no waiting after the reply
+    values = [
+        v
+        for r in rows
+        for v in MsgpackSerialization.loads(r[1][b"data"]).signals["monitor_async_data"]["value"]
+    ]
+    assert len(values) == 3

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "tests" / "data" / "file_writer"
 BIN = Path(sys.executable).parent
 DEADLINE = 30.0
+TERMINAL = ("closed", "aborted", "halted", "user_completed")
 
 sys.path.insert(0, str(DATA))
 from h5layout import describe  # noqa: E402
@@ -72,18 +74,44 @@ def stock_layouts() -> dict[str, Any]:
     return json.loads((DATA / "stock_layout.json").read_text())
 
 
-async def replay(conn: AsyncRedisConnector, base: Path, scan_id: str | None = None) -> None:
+async def replay(
+    conn: AsyncRedisConnector,
+    base: Path,
+    scan_id: str | None = None,
+    on_open: Callable[[], Awaitable[None]] | None = None,
+    streams: bool = True,
+) -> None:
     """Publish the recorded stock messages (of one scan, or all) with file paths under ``base``.
 
-    The device configurations are SET first (the writer reads them at start-up and follows them).
+    The device configurations as the recording started are SET first (the writer reads them at
+    start-up and follows the changes recorded among the messages),
+    then the device config and infos (from which the writer finds a scan's async streams) and
+    the entries of the async streams, as stock's device server left them. ``on_open`` runs right
+    after the scan's ``open`` status is published; ``streams=False`` leaves the async streams out
+    (for ``on_open`` to add them while the scan runs: :func:`add_streams`).
     """
     inputs = stock_inputs()
     for device, raw in inputs["configuration"].items():
         msg = loads(base64.b64decode(raw))
         await conn.set_and_publish(MessageEndpoints.device_read_configuration(device), msg)
+    await conn.redis.set(MessageEndpoints.device_config().endpoint, base64.b64decode(inputs["device_config"]))
+    for device, raw in inputs["device_info"].items():
+        await conn.redis.set(MessageEndpoints.device_info(device).endpoint, base64.b64decode(raw))
+    if streams:
+        for sid in inputs["streams"]:
+            if scan_id is None or sid == scan_id:
+                await add_streams(conn, sid)
+    ended = False
     for topic, raw in inputs["messages"]:
         data = base64.b64decode(raw)
         msg = loads(data)
+        if topic.startswith("info/devices/read_configuration/"):
+            # a configuration change while the scans ran (the file holds the one at the scan's end)
+            if ended:
+                continue  # after this scan's end
+            await conn.redis.set(topic, data)
+            await conn.redis.publish(topic, data)
+            continue
         if isinstance(msg, ScanStatusMessage):
             if scan_id is not None and msg.scan_id != scan_id:
                 continue
@@ -99,6 +127,17 @@ async def replay(conn: AsyncRedisConnector, base: Path, scan_id: str | None = No
         if topic.endswith("scan_baseline"):
             await conn.redis.set(topic, data)
         await conn.redis.publish(topic, data)
+        if on_open is not None and isinstance(msg, ScanStatusMessage) and msg.status == "open":
+            await on_open()
+        if scan_id is not None and isinstance(msg, ScanStatusMessage) and msg.status in TERMINAL:
+            ended = True  # its last points may still follow (stock's bundler can lag the status)
+
+
+async def add_streams(conn: AsyncRedisConnector, scan_id: str) -> None:
+    """XADD the recorded async stream entries of ``scan_id``."""
+    for key, entries in stock_inputs()["streams"][scan_id].items():
+        for fields in entries:
+            await conn.redis.xadd(key, {k: base64.b64decode(v) for k, v in fields.items()})
 
 
 #: attributes whose values are compared (others: only their presence and dtype)

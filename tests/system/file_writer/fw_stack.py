@@ -35,10 +35,11 @@ def service_config(path: Path, base_path: Path) -> Path:
 
 
 @contextmanager
-def running_stack(tmp: Path, base_path: Path | None = None) -> Iterator[dict]:
-    """Start the four processes (files under ``base_path``, default ``tmp/data``); stop them after."""
+def running_stack(tmp: Path, base_path: Path | None = None, devices: str = MONITORS) -> Iterator[dict]:
+    """Start the four processes (files under ``base_path``, default ``tmp/data``; ``devices``: YAML
+    added to the test device set); stop them after."""
     services = service_config(tmp / "services.yaml", base_path or tmp / "data")
-    with scan_stack(tmp, write_devices(tmp / "devices.yaml", MONITORS), services) as env:
+    with scan_stack(tmp, write_devices(tmp / "devices.yaml", devices), services) as env:
         env["services"] = services
         env["fw"] = Writer(env["url"], tmp, services).start()
         yield env

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -143,3 +144,33 @@ def test_update_mapping_rewrites_only_what_changed(tmp_path: Path) -> None:
 def test_cli_input_as_stock_composes_it(info: dict) -> None:
     stock = pytest.importorskip("bec_lib.utils.scan_utils")
     assert scan_cli_input(info) == stock.compose_cli_input_from_scan_info(info)
+
+
+def test_sample_devices_fill_entry_sample(tmp_path: Path) -> None:
+    """As stock's default layout: a baseline ``samplename`` reading becomes the group
+    ``entry/sample/name``, monitored ``sample_description`` readings one JSON text."""
+    f = ScanFile(str(tmp_path / "S3_master.h5"))
+    f.open(summary("open"))
+    f.write_baseline({"samplename": {"samplename": {"value": "lysozyme", "timestamp": 1.0}}})
+    f.append(
+        [
+            point(i, sample_description={"sample_description": {"value": f"d{i}", "timestamp": 2.0}})
+            for i in range(2)
+        ]
+    )
+    f.finish(summary(), complete=True)
+    with h5py.File(f.path, "r") as reader:
+        sample = reader["entry/sample"]
+        assert sample.attrs["NX_class"] == "NXsample"
+        assert sample["name/samplename/value"][()] == b"lysozyme"
+        text = json.loads(sample["description"][()])
+        assert [row["sample_description"]["value"] for row in text] == ["d0", "d1"]
+
+
+def test_no_sample_devices_empty_sample_group(tmp_path: Path) -> None:
+    f = ScanFile(str(tmp_path / "S4_master.h5"))
+    f.open(summary("open"))
+    f.append([point(0)])
+    f.finish(summary(), complete=True)
+    with h5py.File(f.path, "r") as reader:
+        assert len(reader["entry/sample"]) == 0
