@@ -168,7 +168,10 @@ class ScanContext:
             + t.device_read
         )
         meta = {**self._point_metadata, "point_id": self.point_id}
-        pending = await self.instructions.send(devices, "point", parameter, meta, timeout=timeout)
+        # the previous point's publications go out in the same write, ahead of this instruction
+        pending = await self.instructions.send(
+            devices, "point", parameter, meta, timeout=timeout, publisher=self.publisher
+        )
         reply = await self.instructions.wait(pending)
         data = reply.result if isinstance(reply.result, dict) else {}
         if skip:

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bec_core.config import TimeoutSettings
 from bec_core.endpoints import MessageEndpoints
@@ -29,7 +29,12 @@ from bec_core.messages import (
 )
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_connector.base import MessageObject
+from bec_core.redis_connector.direct import DirectBatch
 from bec_core.redis_connector.retry import RedisUnavailableError
+from bec_core.serialization import dumps
+
+if TYPE_CHECKING:
+    from bec_scan_server.publisher import DataPublisher
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +184,7 @@ class InstructionClient:
         self._pending: dict[str, Pending] = {}
         self._stream = MessageEndpoints.device_instructions()
         self._withdrawals: set[asyncio.Task[None]] = set()
+        self._direct = DirectBatch(connector.redis)
 
     async def start(self) -> None:
         """Subscribe to the replies (before any instruction is sent)."""
@@ -265,11 +271,14 @@ class InstructionClient:
         *,
         timeout: float | None = None,
         pipe: Any = None,
+        publisher: DataPublisher | None = None,
     ) -> Pending:
         """Send one instruction; returns the :class:`Pending` to :meth:`wait` on.
 
         ``timeout`` is the action's own deadline (the device server's default
         for that action otherwise); the wait adds ``timeouts.instruction_reply``.
+        With ``publisher``, the scan data it has queued (the previous point) goes out
+        first, in the same write as the instruction (:meth:`DataPublisher.take`).
         """
         instr = self.make(device, action, parameter or {}, metadata or {})
         action_timeout = timeout if timeout is not None else self.action_timeout(action)
@@ -282,15 +291,43 @@ class InstructionClient:
         instr.metadata["expires_at"] = round(time.time() + pending.timeout, 3)
         self._pending[pending.instr_id] = pending
         pending.sent_at = loop.time()
+        if pipe is None:
+            await self._send_direct(pending, publisher)
+            return pending
         try:
-            entry_id = await self.connector.xadd(
-                self._stream, {"data": instr}, max_size=STREAM_MAXLEN, pipe=pipe
-            )
+            await self.connector.xadd(self._stream, {"data": instr}, max_size=STREAM_MAXLEN, pipe=pipe)
         except BaseException:
             self._pending.pop(pending.instr_id, None)
             raise
-        pending.entry_id = entry_id
         return pending
+
+    async def _send_direct(self, pending: Pending, publisher: DataPublisher | None) -> None:
+        """XADD (after the publisher's queued commands, if any) in one write on the direct connection."""
+        before = publisher.take() if publisher is not None else []
+        xadd = (
+            "XADD",
+            self._stream.endpoint,
+            "MAXLEN",
+            "~",
+            STREAM_MAXLEN,
+            "*",
+            "data",
+            dumps(pending.instruction),
+        )
+        try:
+            replies = await self._direct.run([*before, xadd])
+        except BaseException:
+            self._pending.pop(pending.instr_id, None)
+            if publisher is not None:
+                publisher.release(before)
+            raise
+        if publisher is not None:
+            publisher.release(None, replies[:-1])
+        entry_id = replies[-1]
+        if isinstance(entry_id, Exception):
+            self._pending.pop(pending.instr_id, None)
+            raise entry_id
+        pending.entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
     async def wait(self, pending: Pending) -> DeviceInstructionResponse:
         """The final reply; raises InstructionError, DeviceServerLost, RedisUnavailableError or
