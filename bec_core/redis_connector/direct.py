@@ -52,7 +52,7 @@ class DirectBatch:
         try:
             if conn is None:
                 conn = self._conn = await self.redis.connection_pool.get_connection()
-            await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            await conn.send_packed_command(pack(commands), check_health=False)
             replies: list[Any] = []
             for _ in commands:
                 try:
@@ -84,4 +84,29 @@ class DirectBatch:
                 await self.redis.connection_pool.release(conn)
 
 
-__all__ = ["DirectBatch"]
+def _arg(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bool):
+        raise TypeError(f"a Redis argument cannot be a bool: {value!r}")
+    if isinstance(value, (int, float)):
+        return repr(value).encode()
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"a Redis argument must be bytes, str or a number, not {type(value).__name__}")
+
+
+def pack(commands: Sequence[Command]) -> bytes:
+    """The RESP encoding of ``commands`` (what redis-py's ``pack_commands`` sends, in one buffer)."""
+    out: list[bytes] = []
+    for command in commands:
+        out.append(b"*%d\r\n" % len(command))
+        for value in command:
+            raw = _arg(value)
+            out += (b"$%d\r\n" % len(raw), raw, b"\r\n")
+    return b"".join(out)
+
+
+__all__ = ["DirectBatch", "pack"]

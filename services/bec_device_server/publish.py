@@ -27,6 +27,7 @@ from bec_core.messages import (
     ErrorInfo,
 )
 from bec_core.redis_connector import AsyncRedisConnector
+from bec_core.redis_connector.direct import pack
 from bec_core.serialization import dumps
 
 if TYPE_CHECKING:
@@ -189,9 +190,7 @@ class Finisher:
         if conn is None:
             conn = self._conn = await self.redis.connection_pool.get_connection()
         try:
-            await conn.send_packed_command(
-                conn.pack_command("EVALSHA", self.script.sha, 0, *args), check_health=False
-            )
+            await conn.send_packed_command(pack([("EVALSHA", self.script.sha, 0, *args)]), check_health=False)
             await conn.read_response()
             return
         except NoScriptError:
