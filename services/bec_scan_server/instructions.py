@@ -272,6 +272,7 @@ class InstructionClient:
         timeout: float | None = None,
         pipe: Any = None,
         publisher: DataPublisher | None = None,
+        extra_wait: float = 0.0,
     ) -> Pending:
         """Send one instruction; returns the :class:`Pending` to :meth:`wait` on.
 
@@ -279,13 +280,17 @@ class InstructionClient:
         for that action otherwise); the wait adds ``timeouts.instruction_reply``.
         With ``publisher``, the scan data it has queued (the previous point) goes out
         first, in the same write as the instruction (:meth:`DataPublisher.take`).
+        ``extra_wait`` lengthens the wait (and ``expires_at``) but not the action's own
+        deadline: an instruction queued behind another one waits that one out too.
         """
         instr = self.make(device, action, parameter or {}, metadata or {})
         action_timeout = timeout if timeout is not None else self.action_timeout(action)
         if timeout is not None:
             instr.metadata["timeout"] = timeout
         loop = asyncio.get_running_loop()
-        pending = Pending(instr, loop.create_future(), action_timeout + self.timeouts.instruction_reply)
+        pending = Pending(
+            instr, loop.create_future(), action_timeout + self.timeouts.instruction_reply + extra_wait
+        )
         # When we stop waiting (docs/decisions/0004): a device server that finds the entry
         # later (a restarted process claiming it) answers "expired, not executed".
         instr.metadata["expires_at"] = round(time.time() + pending.timeout, 3)
