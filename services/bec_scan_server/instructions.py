@@ -273,6 +273,7 @@ class InstructionClient:
         pipe: Any = None,
         publisher: DataPublisher | None = None,
         extra_wait: float = 0.0,
+        before: list[Any] | None = None,
     ) -> Pending:
         """Send one instruction; returns the :class:`Pending` to :meth:`wait` on.
 
@@ -280,6 +281,7 @@ class InstructionClient:
         for that action otherwise); the wait adds ``timeouts.instruction_reply``.
         With ``publisher``, the scan data it has queued (the previous point) goes out
         first, in the same write as the instruction (:meth:`DataPublisher.take`).
+        ``before``: raw commands written ahead of the instruction in the same write.
         ``extra_wait`` lengthens the wait (and ``expires_at``) but not the action's own
         deadline: an instruction queued behind another one waits that one out too.
         """
@@ -297,7 +299,7 @@ class InstructionClient:
         self._pending[pending.instr_id] = pending
         pending.sent_at = loop.time()
         if pipe is None:
-            await self._send_direct(pending, publisher)
+            await self._send_direct(pending, publisher, before or [])
             return pending
         try:
             await self.connector.xadd(self._stream, {"data": instr}, max_size=STREAM_MAXLEN, pipe=pipe)
@@ -306,9 +308,11 @@ class InstructionClient:
             raise
         return pending
 
-    async def _send_direct(self, pending: Pending, publisher: DataPublisher | None) -> None:
-        """XADD (after the publisher's queued commands, if any) in one write on the direct connection."""
-        before = publisher.take() if publisher is not None else []
+    async def _send_direct(self, pending: Pending, publisher: DataPublisher | None, extra: list[Any]) -> None:
+        """XADD (after the publisher's queued commands, if any, and ``extra``) in one write on the direct
+        connection."""
+        taken = publisher.take() if publisher is not None else []
+        before = [*taken, *extra]
         xadd = (
             "XADD",
             self._stream.endpoint,
@@ -324,7 +328,7 @@ class InstructionClient:
         except BaseException:
             self._pending.pop(pending.instr_id, None)
             if publisher is not None:
-                publisher.release(before)
+                publisher.release(taken)
             raise
         if publisher is not None:
             publisher.release(None, replies[:-1])

@@ -85,6 +85,19 @@ async def publish_scan_status(
         await own.execute()
 
 
+def scan_status_commands(msg: ScanStatusMessage, expire_s: int) -> list[Command]:
+    """What :func:`publish_scan_status` writes, as raw commands (to go out in another write)."""
+    raw = dumps(msg)
+    info = MessageEndpoints.public_scan_info(msg.scan_id).endpoint
+    status = MessageEndpoints.scan_status().endpoint
+    terminal = msg.status not in ("open", "paused")
+    return [
+        ("SET", info, raw, "EX", expire_s) if terminal else ("SET", info, raw),
+        ("SET", status, raw),
+        ("PUBLISH", status, raw),
+    ]
+
+
 class DataPublisher:
     """Publishes scan points in order, batching whatever accumulated while Redis was busy.
 
