@@ -81,6 +81,15 @@ def ensure_venv(venv: Path, log: list[str], timeout: float = 1200.0) -> Path:
     return python
 
 
+def stock_env() -> dict[str, str]:
+    """The environment of the stock services: they load the same device classes as bec-core
+    (``bec_device_server.sim``, importable from this checkout's ``services`` directory)."""
+    root = HERE.parent
+    extra = [str(root / "services"), str(root)]
+    old = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(extra + ([old] if old else []))}
+
+
 def service_states(port: int) -> dict[str, str]:
     """Service name → status of the stock heartbeats (decoded with bec_lib from this venv)."""
     import redis
@@ -122,6 +131,7 @@ class StockStack:
                 [str(self.bin / name), "--bec-server", f"127.0.0.1:{port}"],
                 self.tmp / f"{name}.log",
                 cwd=self.tmp,
+                env=stock_env(),
             )
         deadline = t0 + timeout
         while True:

@@ -237,7 +237,7 @@ def _group_reply(response: Any) -> list[Any]:
     pairs = response.items() if isinstance(response, dict) else response
     out = []
     for stream, entries in pairs:
-        parsed = []
+        parsed: list[tuple[Any, dict[Any, Any] | None]] = []
         for entry_id, flat in entries or []:
             if flat is None:
                 parsed.append((entry_id, None))
