@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bec_core.redis_server import RedisServer
-from bench.bench_scan_server import devices_yaml
+from bench.bench_scan_server import STOCK_SIMS, devices_yaml
 from bench.common import Stats, rss_mib, spawn, stop_group
 
 DEFAULT_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bec-core-bench" / "bec-venv"
@@ -81,15 +81,6 @@ def ensure_venv(venv: Path, log: list[str], timeout: float = 1200.0) -> Path:
     return python
 
 
-def stock_env() -> dict[str, str]:
-    """The environment of the stock services: they load the same device classes as bec-core
-    (``bec_device_server.sim``, importable from this checkout's ``services`` directory)."""
-    root = HERE.parent
-    extra = [str(root / "services"), str(root)]
-    old = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(extra + ([old] if old else []))}
-
-
 def service_states(port: int) -> dict[str, str]:
     """Service name → status of the stock heartbeats (decoded with bec_lib from this venv)."""
     import redis
@@ -131,7 +122,6 @@ class StockStack:
                 [str(self.bin / name), "--bec-server", f"127.0.0.1:{port}"],
                 self.tmp / f"{name}.log",
                 cwd=self.tmp,
-                env=stock_env(),
             )
         deadline = t0 + timeout
         while True:
@@ -227,7 +217,7 @@ def run(
         configs = []
         for monitors in monitors_list:
             path = tmp / f"devices{monitors}.yaml"
-            path.write_text(devices_yaml(monitors))
+            path.write_text(devices_yaml(monitors, STOCK_SIMS))  # stock loads ophyd_devices' sims only
             configs.append(f"{monitors}={path}")
         starts: list[float] = []
         rss_rounds: list[dict[str, float]] = []

@@ -28,16 +28,18 @@ from typing import Any
 
 from bench.bench_bec import DEFAULT_VENV
 from bench.bench_bec import run as run_stock
-from bench.bench_scan_server import Stack, fit
+from bench.bench_scan_server import OWN_SIMS, STOCK_SIMS, Stack, fit
 
 
-async def measure_core(sizes: list[int], monitors_list: list[int], repeats: int) -> dict[str, Any]:
+async def measure_core(
+    sizes: list[int], monitors_list: list[int], repeats: int, classes: str = OWN_SIMS
+) -> dict[str, Any]:
     """bec-core: ``{monitors: {"times": {N: [s]}, "cpu": {process: [ms/pt]}}}``."""
     out: dict[str, Any] = {}
     biggest = max(sizes)
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
         for monitors in monitors_list:
-            async with Stack(monitors, Path(tmp)) as stack:
+            async with Stack(monitors, Path(tmp), classes) as stack:
                 await stack.scan(5)
                 await stack.scan(50)  # warm-up: imports, connections, caches
                 times: dict[int, list[float]] = {n: [] for n in sizes}
@@ -75,8 +77,11 @@ def spread(values: list[float], digits: int = 2) -> str:
     return f"{min(values):.{digits}f}-{max(values):.{digits}f}" if values else ""
 
 
-def table(core: dict[str, Any], stock: dict[str, Any], command: str) -> str:
-    """The Markdown table of the figures (bec-core, stock, ratio)."""
+def table(
+    core: dict[str, Any], stock: dict[str, Any], command: str, opd: dict[str, Any] | None = None
+) -> str:
+    """The Markdown table of the figures (bec-core, stock, ratio); ``opd``: bec-core hosting
+    ophyd_devices' SimPositioner/SimMonitor (the classes stock runs)."""
     rows = [
         "| figure | bec-core | spread | stock BEC 4.3 | spread | ratio |",
         "|---|---:|---:|---:|---:|---:|",
@@ -120,6 +125,15 @@ def table(core: dict[str, Any], stock: dict[str, Any], command: str) -> str:
             f"{spread(total, 3)} | {'' if stock_total is None else f'{stock_total:.2f}'} |  | "
             f"{'' if not stock_total else f'{stock_total / statistics.median(total):.1f}x'} |"
         )
+    for monitors, data in (opd or {}).items():
+        c = figures(data["times"])
+        s = figures(dict(scans[monitors])) if monitors in scans else None
+        stock_pp = "" if s is None else f"{s['per_point_ms']:.2f}"
+        ratio = "" if s is None or c["per_point_ms"] <= 0 else f"{s['per_point_ms'] / c['per_point_ms']:.1f}x"
+        rows.append(
+            f"| per point, ophyd_devices SimPositioner + {monitors} SimMonitors in bec-core (ms, fit) | "
+            f"{c['per_point_ms']:.3f} | {spread(c['per_point_runs'], 3)} | {stock_pp} |  | {ratio} |"
+        )
     return "\n".join(rows) + f"\n\nCommand: `{command}`\n"
 
 
@@ -131,19 +145,27 @@ def main() -> int:
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="stock BEC's venv")
     parser.add_argument("--no-stock", action="store_true", help="bec-core only")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
+    parser.add_argument(
+        "--opd",
+        type=int,
+        nargs="*",
+        default=[4],
+        help="also bec-core with ophyd_devices' sims (stock's classes)",
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     core = asyncio.run(measure_core(args.sizes, args.monitors, args.repeats))
+    opd = asyncio.run(measure_core(args.sizes, args.opd, args.repeats, STOCK_SIMS)) if args.opd else {}
     stock: dict[str, Any] = {}
     if not args.no_stock:
         stock = run_stock(args.sizes, args.monitors, args.repeats, 0, client_rounds=0, venv=args.venv)
         for err in stock.get("errors", []):
             print(f"stock: {err}", file=sys.stderr)
     command = "python -m bench.compare_scans " + " ".join(sys.argv[1:])
-    print(table(core, stock, command.strip()))
+    print(table(core, stock, command.strip(), opd))
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.json:
-        args.json.write_text(json.dumps({"core": core, "stock": stock}, indent=1, default=str))
+        args.json.write_text(json.dumps({"core": core, "opd": opd, "stock": stock}, indent=1, default=str))
     return 0
 
 
