@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "--with-bec", action="store_true", help="also install, start and measure stock BEC 4.3"
     )
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profiles")
+    parser.add_argument("--bec-venv", type=Path, help="stock BEC's venv (default: installed under ~/.cache)")
     args = parser.parse_args(argv)
     s = QUICK if args.quick else FULL
     t_start = time.perf_counter()
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             s["bec_umv"],
             client_rounds=s["client_rounds"],
             stack_rounds=s["bec_stack_rounds"],
+            **({"venv": args.bec_venv} if args.bec_venv else {}),
         )
         print("\n".join(bench_bec.summary(stock)), flush=True)
         skipped.append(

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bec_core.redis_server import RedisServer
-from bench.bench_scan_server import devices_yaml
+from bench.bench_scan_server import STOCK_SIMS, devices_yaml
 from bench.common import Stats, rss_mib, spawn, stop_group
 
 DEFAULT_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bec-core-bench" / "bec-venv"
@@ -217,7 +217,7 @@ def run(
         configs = []
         for monitors in monitors_list:
             path = tmp / f"devices{monitors}.yaml"
-            path.write_text(devices_yaml(monitors))
+            path.write_text(devices_yaml(monitors, STOCK_SIMS))  # stock loads ophyd_devices' sims only
             configs.append(f"{monitors}={path}")
         starts: list[float] = []
         rss_rounds: list[dict[str, float]] = []

@@ -56,9 +56,15 @@ MONITOR = """mon{i}:
 """
 
 
-def devices_yaml(monitors: int) -> str:
-    """One motor and ``monitors`` monitored devices (also valid for stock BEC)."""
-    return MOTOR + "".join(MONITOR.format(i=i) for i in range(monitors))
+#: the simulated devices of bec-core (fast) and of stock BEC (``ophyd_devices``, also hosted by bec-core)
+OWN_SIMS = "bec_device_server.sim."
+STOCK_SIMS = "ophyd_devices."
+
+
+def devices_yaml(monitors: int, classes: str = OWN_SIMS) -> str:
+    """One motor and ``monitors`` monitored devices; ``classes`` = the package of the sim classes
+    (stock BEC loads ``ophyd_devices.`` only)."""
+    return (MOTOR + "".join(MONITOR.format(i=i) for i in range(monitors))).replace(OWN_SIMS, classes)
 
 
 def fit(points: list[tuple[int, float]]) -> tuple[float, float]:
@@ -73,11 +79,11 @@ def fit(points: list[tuple[int, float]]) -> tuple[float, float]:
 class Stack:
     """Redis + device server + scan server (processes) for one device set."""
 
-    def __init__(self, monitors: int, tmp: Path) -> None:
+    def __init__(self, monitors: int, tmp: Path, classes: str = OWN_SIMS) -> None:
         self.monitors = monitors
         self.tmp = tmp / f"m{monitors}-{uuid.uuid4().hex[:6]}"
         self.tmp.mkdir()
-        (self.tmp / "devices.yaml").write_text(devices_yaml(monitors))
+        (self.tmp / "devices.yaml").write_text(devices_yaml(monitors, classes))
         self.redis = RedisServer(persistence="none", data_dir=self.tmp, log_file=self.tmp / "redis.log")
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 

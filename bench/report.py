@@ -195,7 +195,7 @@ def stock_tables(tables: list[Table], stock: dict[str, Any]) -> list[Table]:
                 )
         out.append(
             Table(
-                "Step scan side by side: request → last segment received (ms, median), same run, same device YAML",
+                "Step scan side by side: request → last segment received (ms, median), same run, same device set (bec-core: its bec_device_server.sim devices; stock: ophyd_devices sims)",
                 ["device set", "N", "bec-core", "stock BEC 4.3", "stock min-max", "bec-core vs stock"],
                 rows,
                 notes=[

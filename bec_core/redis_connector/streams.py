@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bec_core.errors import DecodeError
 from bec_core.redis_connector.base import MessageObject, StreamEntry
+from bec_core.redis_connector.direct import pack
 from bec_core.redis_connector.pubsub import Subscription
 from bec_core.serialization import loads
 
@@ -135,17 +136,27 @@ async def consume_group(
             start = _text(result[0])
             if start == "0-0":
                 break
+    reader = GroupReader(connector.redis, key, group, consumer, count)
+    try:
+        async for entry in _consume(connector, reader, key, group, consumer, count):
+            yield entry
+    finally:
+        await reader.close()
+
+
+async def _consume(
+    connector: AsyncRedisConnector, reader: GroupReader, key: str, group: str, consumer: str, count: int
+) -> AsyncIterator[StreamEntry]:
     backlog_cursor: str | None = "0"  # None once the backlog is drained
     delay = 0.05
     while True:
         try:
-            response = await connector.redis.xreadgroup(
-                group,
-                consumer,
-                {key: backlog_cursor or ">"},
-                count=count,
-                block=None if backlog_cursor else BLOCK_MS,
-            )
+            if backlog_cursor:
+                response = await connector.redis.xreadgroup(
+                    group, consumer, {key: backlog_cursor}, count=count, block=None
+                )
+            else:
+                response = await reader.read()
             delay = 0.05
         except asyncio.CancelledError:
             raise
@@ -176,6 +187,66 @@ async def consume_group(
                 connector.stats.decode_errors += 1
                 connector.stats.note_error(str(entry.error))
             yield entry
+
+
+class GroupReader:
+    """``XREADGROUP ... BLOCK ... >`` on a connection of its own, the command packed once.
+
+    The new-entries read of :func:`consume_group` runs once per instruction; this skips
+    redis-py's per-command layers (pool, command dispatch, reply callbacks). A connection
+    error (or a cancellation mid-read) drops the connection and propagates: the caller's
+    reconnection path (the backlog read through the pool, with its retries) takes over.
+    """
+
+    def __init__(self, redis: Any, key: str, group: str, consumer: str, count: int) -> None:
+        self.redis = redis
+        self.packed = pack(
+            [("XREADGROUP", "GROUP", group, consumer, "COUNT", count, "BLOCK", BLOCK_MS, "STREAMS", key, ">")]
+        )
+        self._conn: Any = None
+
+    async def read(self) -> list[Any]:
+        """The reply in redis-py's shape: ``[[stream, [(id, {field: value}), ...]]]`` or ``[]``."""
+        conn = self._conn
+        try:
+            if conn is None:
+                conn = self._conn = await self.redis.connection_pool.get_connection()
+            await conn.send_packed_command(self.packed, check_health=False)
+            response = await conn.read_response()
+        except ResponseError:
+            raise  # the reply was read: the connection is in step
+        except BaseException:
+            await self.close()
+            raise
+        return _group_reply(response)
+
+    async def close(self) -> None:
+        """Give the connection back to the pool, disconnected."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.disconnect(nowait=True)
+            finally:
+                await self.redis.connection_pool.release(conn)
+
+
+def _group_reply(response: Any) -> list[Any]:
+    """A raw XREADGROUP reply (RESP2 list or RESP3 map) as ``[[stream, [(id, fields)]]]``."""
+    if not response:
+        return []
+    pairs = response.items() if isinstance(response, dict) else response
+    out = []
+    for stream, entries in pairs:
+        parsed: list[tuple[Any, dict[Any, Any] | None]] = []
+        for entry_id, flat in entries or []:
+            if flat is None:
+                parsed.append((entry_id, None))
+            elif isinstance(flat, dict):
+                parsed.append((entry_id, flat))
+            else:
+                parsed.append((entry_id, dict(zip(flat[::2], flat[1::2], strict=True))))
+        out.append([stream, parsed])
+    return out
 
 
 def _decoded_entry(key: str, entry_id: str, fields: dict) -> StreamEntry:

@@ -59,6 +59,9 @@ class InstructionProcessor:
         #: instructions being executed: device_instr_id -> (scan_id, task)
         self.running: dict[str, tuple[str | None, asyncio.Task[Any]]] = {}
         self._cancel_reasons: dict[str, str] = {}
+        #: whether an instruction's action succeeded, known as soon as its handler returns (before its
+        #: reply is out): what an instruction sent ahead with ``metadata["after"]`` waits on
+        self.outcomes: OrderedDict[str, asyncio.Future[bool]] = OrderedDict()
 
     async def run(self, consumer: str | None = None) -> None:
         """Follow the scan status, then read the stream until cancelled, one task per entry."""
@@ -109,12 +112,38 @@ class InstructionProcessor:
             return
         fut: asyncio.Future[bytes] = self.server.loop.create_future()
         self.inflight[instr_id] = fut
+        outcome = self._outcome(instr_id)
         try:
             fut.set_result(await self._execute(entry.id, instr, instr_id))
         finally:
             if not fut.done():
                 fut.cancel()
+            if not outcome.done():
+                outcome.set_result(False)
             self.inflight.pop(instr_id, None)
+
+    def _outcome(self, instr_id: str) -> asyncio.Future[bool]:
+        outcome = self.outcomes.get(instr_id)
+        if outcome is None or outcome.done():  # a redelivery executes again: a fresh outcome
+            outcome = self.outcomes[instr_id] = self.server.loop.create_future()
+        self.outcomes.move_to_end(instr_id)
+        while len(self.outcomes) > CACHE_SIZE:
+            self.outcomes.popitem(last=False)
+        return outcome
+
+    async def _predecessor_done(self, instr: DeviceInstructionMessage) -> None:
+        """For an instruction sent ahead (``metadata["after"]`` = the ``device_instr_id`` before it):
+        wait until that one's action has finished; raise if it failed. An unknown predecessor (answered
+        by an earlier process, or withdrawn) does not hold it up."""
+        after = instr.metadata.get("after")
+        if not isinstance(after, str):
+            return
+        outcome = self.outcomes.get(after)
+        if outcome is not None and not await asyncio.shield(outcome):
+            raise InstructionExpired(
+                f"{instr.action} not executed: the instruction before it ({after}) did not complete",
+                instr.device,
+            )
 
     def _scan_ended(self, scan_id: str, status: str) -> None:
         self.cancel_scan(scan_id, f"its scan ended ({status})")
@@ -178,10 +207,14 @@ class InstructionProcessor:
             if scan_id and not meta.get("cleanup") and task is not None:
                 self.running[instr_id] = (str(scan_id), task)
             try:
+                await self._predecessor_done(instr)
                 result = await handler(job)
             finally:
                 self.running.pop(instr_id, None)
             self.executed += 1
+            outcome = self.outcomes.get(instr_id)
+            if outcome is not None and not outcome.done():
+                outcome.set_result(True)  # the action is done: an instruction after it may start
         except asyncio.CancelledError:
             reason = self._cancel_reasons.pop(instr_id, None)
             if reason is None:

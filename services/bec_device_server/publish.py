@@ -9,6 +9,7 @@ command (:data:`FINISH_SCRIPT`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from bec_core.messages import (
     ErrorInfo,
 )
 from bec_core.redis_connector import AsyncRedisConnector
+from bec_core.redis_connector.direct import pack
 from bec_core.serialization import dumps
 
 if TYPE_CHECKING:
@@ -157,42 +159,38 @@ class Readings:
 
 
 class Finisher:
-    """Runs :data:`FINISH_SCRIPT` (``EVALSHA``) on a connection of its own.
+    """Runs :data:`FINISH_SCRIPT` (``EVALSHA``) on a connection of its own, in call order.
 
     An instruction's last command skips redis-py's per-command layers (connection
-    pool, command dispatch: some 30 us of CPU per command). While one finish is
-    under way a concurrent one goes through the pool instead of queueing behind it.
-    A connection or timeout error drops the connection and runs the command through
-    the pool (with redis-py's retries), as a failed pipeline would be retried;
-    ``NOSCRIPT`` (Redis restarted) reloads the script.
+    pool, command dispatch: some 30 us of CPU per command). Concurrent finishes are
+    pipelined on that one connection: each is written at once and the replies are read
+    in the order the commands went out, so Redis runs them in call order (a point sent
+    ahead never publishes its readings before the point before it). A connection or
+    timeout error drops the connection and runs the command through the pool (with
+    redis-py's retries), as a failed pipeline would be retried; ``NOSCRIPT`` (Redis
+    restarted) reloads the script.
     """
 
     def __init__(self, connector: AsyncRedisConnector) -> None:
         self.redis = connector.redis
         self.script: Any = self.redis.register_script(FINISH_SCRIPT)
         self._conn: Any = None
-        self._busy = False
+        self._connecting = asyncio.Lock()
+        self._reading = asyncio.Lock()  # FIFO: replies are read in the order the commands were written
 
     async def run(self, args: tuple[Any, ...]) -> None:
         """Execute the script with ``args`` (see :meth:`Readings.take`)."""
-        if self._busy:
-            await self.script(args=args)
-            return
-        self._busy = True
-        try:
-            await self._run_own(args)
-        finally:
-            self._busy = False
-
-    async def _run_own(self, args: tuple[Any, ...]) -> None:
+        packed = pack([("EVALSHA", self.script.sha, 0, *args)])
         conn = self._conn
-        if conn is None:
-            conn = self._conn = await self.redis.connection_pool.get_connection()
         try:
-            await conn.send_packed_command(
-                conn.pack_command("EVALSHA", self.script.sha, 0, *args), check_health=False
-            )
-            await conn.read_response()
+            if conn is None:
+                async with self._connecting:
+                    if self._conn is None:
+                        self._conn = await self.redis.connection_pool.get_connection()
+                    conn = self._conn
+            await conn.send_packed_command(packed, check_health=False)
+            async with self._reading:
+                await conn.read_response()
             return
         except NoScriptError:
             pass  # the connection is in step: the reply was read
@@ -200,15 +198,20 @@ class Finisher:
             raise
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             log.info("finishing connection lost (%s): using the pool", exc)
-            await self.close()
+            await self._drop(conn)
         except BaseException:
-            await self.close()  # cancelled mid-command: the connection is out of step
+            await self._drop(conn)  # cancelled mid-command: the connection is out of step
             raise
         await self.script(args=args)
 
     async def close(self) -> None:
         """Give the connection back to the pool, disconnected."""
-        conn, self._conn = self._conn, None
+        await self._drop(self._conn)
+
+    async def _drop(self, conn: Any) -> None:
+        if conn is None or conn is not self._conn:
+            return  # already dropped (by another caller that saw the same failure)
+        self._conn = None
         if conn is not None:
             try:
                 await conn.disconnect(nowait=True)

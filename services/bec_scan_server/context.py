@@ -3,6 +3,9 @@
 Each point is ONE ``point`` instruction (set + settle + trigger + min_wait +
 read, all devices concurrently, docs/decisions/0001); its reply carries the
 readings, which go straight to the :class:`~bec_scan_server.publisher.DataPublisher`.
+A step scan sends the next point while the current one runs
+(:meth:`ScanContext.point_ahead`): the device server starts it only once the one
+before it has taken its readings, and not at all if that one failed.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,11 +23,14 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import DeviceMessage, ProgressMessage
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_scan_server.devices import root_of
-from bec_scan_server.instructions import InstructionClient
+from bec_scan_server.instructions import InstructionClient, Pending
 from bec_scan_server.publisher import DataPublisher
 from bec_scan_server.queue import QueueItem
 
 log = logging.getLogger(__name__)
+
+#: points in flight at most with :meth:`ScanContext.point_ahead` (the running one and the next)
+AHEAD = 2
 
 
 class Control:
@@ -103,6 +110,7 @@ class ScanContext:
         self.point_id = 0
         self.max_points = item.scan.num_readouts() if item.is_scan else 0
         self.background: list[asyncio.Task[Any]] = []
+        self._ahead: deque[Pending] = deque()  # points sent by point_ahead, oldest first
         self._readbacks: dict[str, dict[str, Any]] = {}
         self._readback_seen = asyncio.Event()
         self.segment_metadata = {
@@ -142,16 +150,60 @@ class ScanContext:
         self, set: dict[str, float] | None = None, from_readback: list[str] | None = None
     ) -> dict[str, Any]:
         """One monitored readout in one round trip; published as point ``point_id``."""
+        await self.points_done()  # a point sent ahead is published before this one
         await self.control.checkpoint(self._on_pause, self._on_resume)
-        scan = self.item.scan
-        moves = set or {}  # the caller's fresh dict: encoded before this returns, not copied
         skip = set_of(from_readback)
+        pending = await self._send_point(set or {}, skip, None)
+        return self._publish_reply(await self.instructions.wait(pending), skip)
+
+    async def point_ahead(self, set: dict[str, float] | None = None) -> None:
+        """Like :meth:`point` without the readings: sent while the point before it is still running.
+
+        At most :data:`AHEAD` points are in flight. Each one after the first carries
+        ``metadata["after"]`` = the instruction before it: the device server starts its
+        action only once that one's action has finished (readings taken), and not at
+        all if it failed. Replies are awaited, and points published, in order; an error
+        withdraws the points sent after it. :meth:`points_done` waits for the rest.
+        """
+        try:
+            while len(self._ahead) >= AHEAD:
+                await self._complete_oldest()
+            if self.control.paused:
+                await self.points_done()  # pause between points with nothing in flight
+            await self.control.checkpoint(self._on_pause, self._on_resume)
+            before = self._ahead[-1].instr_id if self._ahead else None
+            self._ahead.append(await self._send_point(set or {}, set_of(None), before))
+        except BaseException:
+            self._withdraw_ahead()
+            raise
+
+    async def points_done(self) -> None:
+        """Wait for (and publish) every point sent by :meth:`point_ahead`."""
+        try:
+            while self._ahead:
+                await self._complete_oldest()
+        except BaseException:
+            self._withdraw_ahead()
+            raise
+
+    async def _complete_oldest(self) -> None:
+        pending = self._ahead[0]
+        reply = await self.instructions.wait(pending)
+        self._ahead.popleft()
+        self._publish_reply(reply, set())
+
+    def _withdraw_ahead(self) -> None:
+        while self._ahead:
+            self.instructions.forget(self._ahead.popleft())
+
+    async def _send_point(self, moves: dict[str, float], skip: set[str], after: str | None) -> Pending:
+        scan = self.item.scan
         read = [d for d in self.monitored if d not in skip] if skip else self.monitored
         devices = sorted({*moves, *self.triggered, *read})
         min_wait = scan.exp_time * scan.frames_per_trigger
         settling = scan.settling_time if moves else 0.0
         parameter = {
-            "set": moves,
+            "set": moves,  # the caller's fresh dict: encoded before this returns, not copied
             "settling_time": settling,
             "trigger": self.triggered,
             "min_wait": min_wait,
@@ -167,9 +219,19 @@ class ScanContext:
             + scan.settling_time_after_trigger
             + t.device_read
         )
-        meta = {**self._point_metadata, "point_id": self.point_id}
-        pending = await self.instructions.send(devices, "point", parameter, meta, timeout=timeout)
-        reply = await self.instructions.wait(pending)
+        meta = {**self._point_metadata, "point_id": self.point_id + len(self._ahead)}
+        if after is not None:
+            meta["after"] = after
+        # the previous point's publications go out in the same write, ahead of this instruction;
+        # a point sent ahead also waits out the one before it
+        before = self._ahead[-1].extra.get("wait", 0.0) if after is not None and self._ahead else 0.0
+        pending = await self.instructions.send(
+            devices, "point", parameter, meta, timeout=timeout, publisher=self.publisher, extra_wait=before
+        )
+        pending.extra["wait"] = timeout + t.instruction_reply  # what one behind it waits out as well
+        return pending
+
+    def _publish_reply(self, reply: Any, skip: set[str]) -> dict[str, Any]:
         data = reply.result if isinstance(reply.result, dict) else {}
         if skip:
             data = dict(data)

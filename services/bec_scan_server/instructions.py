@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bec_core.config import TimeoutSettings
 from bec_core.endpoints import MessageEndpoints
@@ -29,7 +29,12 @@ from bec_core.messages import (
 )
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_connector.base import MessageObject
+from bec_core.redis_connector.direct import DirectBatch
 from bec_core.redis_connector.retry import RedisUnavailableError
+from bec_core.serialization import dumps
+
+if TYPE_CHECKING:
+    from bec_scan_server.publisher import DataPublisher
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +187,7 @@ class InstructionClient:
         self._pending: dict[str, Pending] = {}
         self._stream = MessageEndpoints.device_instructions()
         self._withdrawals: set[asyncio.Task[None]] = set()
+        self._direct = DirectBatch(connector.redis)
 
     async def start(self) -> None:
         """Subscribe to the replies (before any instruction is sent)."""
@@ -268,32 +274,72 @@ class InstructionClient:
         *,
         timeout: float | None = None,
         pipe: Any = None,
+        publisher: DataPublisher | None = None,
+        extra_wait: float = 0.0,
+        before: list[Any] | None = None,
     ) -> Pending:
         """Send one instruction; returns the :class:`Pending` to :meth:`wait` on.
 
         ``timeout`` is the action's own deadline (the device server's default
         for that action otherwise); the wait adds ``timeouts.instruction_reply``.
+        With ``publisher``, the scan data it has queued (the previous point) goes out
+        first, in the same write as the instruction (:meth:`DataPublisher.take`).
+        ``before``: raw commands written ahead of the instruction in the same write.
+        ``extra_wait`` lengthens the wait (and ``expires_at``) but not the action's own
+        deadline: an instruction queued behind another one waits that one out too.
         """
         instr = self.make(device, action, parameter or {}, metadata or {})
         action_timeout = timeout if timeout is not None else self.action_timeout(action)
         if timeout is not None:
             instr.metadata["timeout"] = timeout
         loop = asyncio.get_running_loop()
-        pending = Pending(instr, loop.create_future(), action_timeout + self.timeouts.instruction_reply)
+        pending = Pending(
+            instr, loop.create_future(), action_timeout + self.timeouts.instruction_reply + extra_wait
+        )
         # When we stop waiting (docs/decisions/0004): a device server that finds the entry
         # later (a restarted process claiming it) answers "expired, not executed".
         instr.metadata["expires_at"] = round(time.time() + pending.timeout, 3)
         self._pending[pending.instr_id] = pending
         pending.sent_at = loop.time()
+        if pipe is None:
+            await self._send_direct(pending, publisher, before or [])
+            return pending
         try:
-            entry_id = await self.connector.xadd(
-                self._stream, {"data": instr}, max_size=STREAM_MAXLEN, pipe=pipe
-            )
+            await self.connector.xadd(self._stream, {"data": instr}, max_size=STREAM_MAXLEN, pipe=pipe)
         except BaseException:
             self._pending.pop(pending.instr_id, None)
             raise
-        pending.entry_id = entry_id
         return pending
+
+    async def _send_direct(self, pending: Pending, publisher: DataPublisher | None, extra: list[Any]) -> None:
+        """XADD (after the publisher's queued commands, if any, and ``extra``) in one write on the direct
+        connection."""
+        taken = publisher.take() if publisher is not None else []
+        before = [*taken, *extra]
+        xadd = (
+            "XADD",
+            self._stream.endpoint,
+            "MAXLEN",
+            "~",
+            STREAM_MAXLEN,
+            "*",
+            "data",
+            dumps(pending.instruction),
+        )
+        try:
+            replies = await self._direct.run([*before, xadd])
+        except BaseException:
+            self._pending.pop(pending.instr_id, None)
+            if publisher is not None:
+                publisher.release(taken)
+            raise
+        if publisher is not None:
+            publisher.release(None, replies[:-1])
+        entry_id = replies[-1]
+        if isinstance(entry_id, Exception):
+            self._pending.pop(pending.instr_id, None)
+            raise entry_id
+        pending.entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
     async def wait(self, pending: Pending) -> DeviceInstructionResponse:
         """The final reply; raises InstructionError, DeviceServerLost, RedisUnavailableError or

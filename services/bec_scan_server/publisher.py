@@ -1,9 +1,11 @@
 """What the scan server publishes for clients: scan status, data, progress, alarms.
 
-Scan points go through :class:`DataPublisher`: a single task drains a queue of
-points and writes each batch in one pipeline (segment SEND, public segment
-SET, progress SET+PUBLISH), so points stay in order, the scan never waits for
-its own publications, and a burst of points costs one round trip.
+Scan points go through :class:`DataPublisher`: each point is queued as raw
+commands (segment SEND, public segment SET, progress SET+PUBLISH). The scan's
+next instruction takes them and writes them ahead of itself in one packet
+(:meth:`DataPublisher.take`); whatever it does not take, a single task writes
+in one pipeline per batch. Points stay in order, the scan never waits for its
+own publications, and a burst of points costs one round trip.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from redis.asyncio.client import Pipeline
@@ -31,6 +34,15 @@ SERVICE_NAME = "ScanServer"
 #: metadata key marking the scan server's own alarms: they report a request that already failed,
 #: so the scan server's alarm follower (:mod:`bec_scan_server.alarms`) must not act on them
 SOURCE_KEY = "alarm_source"
+
+Command = Sequence[Any]
+
+
+class Commands(list):  # type: ignore[type-arg]
+    """Raw Redis commands of one queued item (``("PUBLISH", channel, bytes)``, ...)."""
+
+
+Item = Commands | Callable[[Pipeline], Any] | asyncio.Future[None]
 
 
 def error_info(exc: BaseException | str, device: str | list[str] | None = None) -> ErrorInfo:
@@ -85,15 +97,39 @@ return -1
 """
 
 
+def scan_status_commands(msg: ScanStatusMessage, expire_s: int) -> list[Command]:
+    """What :func:`publish_scan_status` writes, as raw commands (to go out in another write)."""
+    raw = dumps(msg)
+    info = MessageEndpoints.public_scan_info(msg.scan_id).endpoint
+    status = MessageEndpoints.scan_status().endpoint
+    terminal = msg.status not in ("open", "paused")
+    return [
+        ("SET", info, raw, "EX", expire_s) if terminal else ("SET", info, raw),
+        ("SET", status, raw),
+        ("PUBLISH", status, raw),
+    ]
+
+
 class DataPublisher:
-    """Publishes scan points in order, batching whatever accumulated while Redis was busy."""
+    """Publishes scan points in order, batching whatever accumulated while Redis was busy.
+
+    A point is queued as raw commands. The scan's next instruction may take the queued
+    commands (:meth:`take`) to send them in its own write, ahead of the instruction;
+    while it holds them the publishing task starts no batch, and what it could not send
+    goes back to the front of the queue (:meth:`release`): one path at a time, in order.
+    """
 
     def __init__(self, connector: AsyncRedisConnector, segment_expiry_s: int, window: int = 0) -> None:
         self.connector = connector
         self.expiry = segment_expiry_s
         self.window = window  # public segment keys kept per scan (0: all)
-        self._queue: asyncio.Queue[Callable[[Pipeline], Any] | asyncio.Future[None]] = asyncio.Queue()
+        self._queue: deque[Item] = deque()
+        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._busy = False  # a batch of the task is being written
+        self._held = False  # queued commands were taken by a caller (see take)
+        self._segment = MessageEndpoints.scan_segment().endpoint
+        self._progress = MessageEndpoints.scan_progress().endpoint
         self.published = 0
         self.errors = 0
 
@@ -119,58 +155,102 @@ class DataPublisher:
         progress: ProgressMessage,
     ) -> None:
         """Queue one point: its segment, its public copy and the progress."""
-        msg = ScanMessage(point_id=point_id, scan_id=scan_id, data=data, metadata=metadata)
-        segment = MessageEndpoints.scan_segment().endpoint
+        raw = dumps(ScanMessage(point_id=point_id, scan_id=scan_id, data=data, metadata=metadata))
         public = MessageEndpoints.public_scan_segment(scan_id, point_id).endpoint
-        progress_key = MessageEndpoints.scan_progress().endpoint
+        raw_progress = dumps(progress)
+        # once per point id: a write sent again after a lost reply publishes nothing twice
+        commands: list[Command] = [("EVAL", PUBLISH_POINT_ONCE, 2, public, self._segment, raw, self.expiry)]
         old = point_id - self.window
-        expired = None
         if self.window and old >= 0:
-            expired = MessageEndpoints.public_scan_segment(scan_id, old).endpoint
+            commands.append(("DEL", MessageEndpoints.public_scan_segment(scan_id, old).endpoint))
+        commands += [("SET", self._progress, raw_progress), ("PUBLISH", self._progress, raw_progress)]
+        self._put(Commands(commands))
 
-        async def add(pipe: Pipeline) -> None:
-            raw = dumps(msg)  # encoded once for the segment and its public copy
-            # once per point id: a pipeline redis-py retries after a lost reply publishes nothing twice
-            pipe.eval(PUBLISH_POINT_ONCE, 2, public, segment, raw, self.expiry)
-            if expired is not None:
-                pipe.delete(expired)
-            raw_progress = dumps(progress)
-            pipe.set(progress_key, raw_progress)
-            pipe.publish(progress_key, raw_progress)
-
-        self._queue.put_nowait(add)
+    def commands(self, commands: list[Command]) -> None:
+        """Queue raw commands (kept in order with the points)."""
+        self._put(Commands(commands))
 
     def enqueue(self, add: Callable[[Pipeline], Any]) -> None:
         """Queue any pipeline additions (kept in order with the points)."""
-        self._queue.put_nowait(add)
+        self._put(add)
+
+    def _put(self, item: Item) -> None:
+        self._queue.append(item)
+        self._wake.set()
+
+    def take(self) -> list[Command]:
+        """The queued commands, to be written by the caller ahead of its own, or ``[]``.
+
+        Only when the task is not writing a batch and the queue holds nothing but commands
+        (no pipeline additions, no flush): then the caller owns the order until
+        :meth:`release`, during which the task starts no batch.
+        """
+        if self._busy or self._held or not self._queue:
+            return []
+        if not all(isinstance(item, Commands) for item in self._queue):
+            return []
+        taken = [command for item in self._queue for command in item]  # type: ignore[union-attr]
+        self.published += len(self._queue)
+        self._queue.clear()
+        self._held = True
+        return taken
+
+    def release(self, unsent: list[Command] | None = None, replies: list[Any] | None = None) -> None:
+        """End a :meth:`take`: ``unsent`` go back to the front of the queue; error ``replies`` are logged."""
+        self._held = False
+        if unsent:
+            self._queue.appendleft(Commands(unsent))
+        if replies:
+            self._log_errors(replies)
+        if self._queue:
+            self._wake.set()
+
+    def _log_errors(self, replies: list[Any]) -> None:
+        failed = [r for r in replies if isinstance(r, Exception)]
+        if failed:
+            self.errors += 1
+            log.error("could not publish %d scan data command(s): %s", len(failed), failed[0])
 
     async def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far is written."""
         if self._task is None or self._task.done():
             self.start()
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(done)
+        self._put(done)
         await asyncio.wait_for(asyncio.shield(done), timeout)
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while not self._queue.empty() and len(batch) < 500:
-                batch.append(self._queue.get_nowait())
+            await self._wake.wait()
+            self._wake.clear()
+            if self._held or not self._queue:
+                continue  # the holder's release wakes us again
+            batch = []
+            while self._queue and len(batch) < 500:
+                batch.append(self._queue.popleft())
+            if self._queue:
+                self._wake.set()
             waiters = [b for b in batch if isinstance(b, asyncio.Future)]
             adds = [b for b in batch if not isinstance(b, asyncio.Future)]
             if adds:
+                self._busy = True
                 pipe = self.connector.pipeline()
                 try:
                     for add in adds:
-                        await add(pipe)  # type: ignore[operator]
-                    await pipe.execute()
+                        if isinstance(add, Commands):
+                            for command in add:
+                                pipe.execute_command(*command)
+                        else:
+                            await add(pipe)
+                    self._log_errors(list(await pipe.execute(raise_on_error=False)))
                     self.published += len(adds)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # Redis trouble: the scan goes on, the loss is logged
                     self.errors += 1
                     log.error("could not publish %d scan data item(s): %s", len(adds), exc)
+                finally:
+                    self._busy = False
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)

@@ -48,6 +48,7 @@ from bec_scan_server.publisher import (
 )
 from bec_scan_server.queue import QueueItem
 from bec_scan_server.returns import return_to_start
+from bec_scan_server.sequence import complete_and_unstage, stage_and_prepare
 
 log = logging.getLogger(__name__)
 
@@ -191,34 +192,41 @@ class Runner:
             if scan.relative or scan.needs_positions:
                 ctx.positions = await self._positions(ctx, scan.motors())
             await self.registry.check_limits(scan.targets(ctx.positions))
-            await publish_scan_status(self.connector, self.status_msg(ctx, "open"), self.expiry)
-            opened = True
             staged = groups["monitored"] + groups["baseline"] + groups["async"]
-            baseline, _ = await asyncio.gather(
-                ctx.read(groups["baseline"]),
-                self.instructions.call(staged, "stage", {}, ctx.base_metadata()) if staged else _none(),
-            )
-            if staged:
-                await self.instructions.call(staged, "pre_scan", {}, ctx.base_metadata())
+            opening = self.status_msg(ctx, "open")
+            opened = True
+            if staged:  # "open" goes out in the stage instruction's write, just ahead of it
+                _, baseline = await asyncio.gather(
+                    stage_and_prepare(self.instructions, self.publisher, ctx, staged, opening, self.expiry),
+                    ctx.read(groups["baseline"]),
+                )
+            else:
+                await publish_scan_status(self.connector, opening, self.expiry)
+                baseline = await ctx.read(groups["baseline"])
             self._publish_baseline(ctx, baseline)
             async with ctx.following(scan.motors() if scan.follow_readback else []):
                 await scan.run(ctx)
             completing = groups["monitored"] + groups["async"]
             # as BEC's post_scan: complete_all_devices while a relative scan returns, then unstage
-            await asyncio.gather(
-                self.instructions.call(
-                    completing,
-                    "complete",
-                    {},
-                    ctx.base_metadata(),
-                    timeout=self.settings.timeouts.device_action,
+            if completing and staged and not scan.relative:  # nothing returns: unstage right behind
+                await complete_and_unstage(
+                    self.instructions, ctx, completing, staged, self.settings.timeouts.device_action
                 )
-                if completing
-                else _none(),
-                self._return(ctx),
-            )
-            if staged:
-                await self.instructions.call(staged, "unstage", {}, ctx.base_metadata())
+            else:
+                await asyncio.gather(
+                    self.instructions.call(
+                        completing,
+                        "complete",
+                        {},
+                        ctx.base_metadata(),
+                        timeout=self.settings.timeouts.device_action,
+                    )
+                    if completing
+                    else _none(),
+                    self._return(ctx),
+                )
+                if staged:
+                    await self.instructions.call(staged, "unstage", {}, ctx.base_metadata())
             await self._finish(ctx, "closed", None)
             return True
         except asyncio.CancelledError:
@@ -284,15 +292,15 @@ class Runner:
         return out
 
     def _publish_baseline(self, ctx: ScanContext, data: dict[str, Any]) -> None:
+        """SET+PUBLISH ``scan_baseline`` and SET its public copy: queued, so the first point's
+        instruction takes it along in its write."""
         msg = ScanBaselineMessage(scan_id=str(ctx.scan_id), data=data, metadata={"scan_id": ctx.scan_id})
-
-        async def add(pipe: Any) -> None:
-            await self.connector.set_and_publish(MessageEndpoints.scan_baseline(), msg, pipe=pipe)
-            await self.connector.set(
-                MessageEndpoints.public_scan_baseline(ctx.scan_id), msg, expire=self.expiry, pipe=pipe
-            )
-
-        self.publisher.enqueue(add)
+        raw = dumps(msg)
+        channel = MessageEndpoints.scan_baseline().endpoint
+        public = MessageEndpoints.public_scan_baseline(ctx.scan_id).endpoint
+        self.publisher.commands(
+            [("SET", channel, raw), ("PUBLISH", channel, raw), ("SET", public, raw, "EX", self.expiry)]
+        )
 
     async def _cleanup(
         self, ctx: ScanContext, staged: list[str], stop: bool, stop_devices: list[str] | None = None

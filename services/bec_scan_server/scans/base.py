@@ -57,6 +57,19 @@ class ScanAPI(Protocol):
         """
         ...
 
+    async def point_ahead(self, set: dict[str, float] | None = None) -> None:
+        """:meth:`point` without waiting for its readings: the next one may be sent while it runs.
+
+        The device server still runs the points one after another (each after the one
+        before it has taken its readings; none after one that failed); they are
+        published in order. Call :meth:`points_done` after the last one.
+        """
+        ...
+
+    async def points_done(self) -> None:
+        """Wait until every point sent with :meth:`point_ahead` is read and published."""
+        ...
+
     async def read(self, devices: list[str]) -> dict[str, Any]:
         """Read devices now; ``{device: signals}``."""
         ...
@@ -279,4 +292,5 @@ class ScanBase:
                 moves = {m: v for m, v, p in zip(motors, target, previous, strict=True) if v != p}
             previous = target
             for burst in range(self.burst):
-                await api.point(set=moves if burst == 0 else None)
+                await api.point_ahead(set=moves if burst == 0 else None)
+        await api.points_done()

@@ -87,3 +87,45 @@ async def test_finish_survives_script_flush_and_a_killed_connection(
             assert reply.status == "completed" and reply.result["samx"]["samx"]["value"] == float(i)
     assert "finishing connection lost" in caplog.text  # answered through the pool instead
     assert (await conn.redis.xpending(STREAM, "device_server"))["pending"] == 0
+
+
+async def test_point_sent_ahead_is_not_executed_after_a_failed_one(
+    start_server: Any, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    """``metadata["after"]``: the point behind a failed one is answered "not executed"; no motion."""
+    await start_server()
+    assert (await requester.request(["samx"], "point", {"set": {"samx": 2.0}, "read": ["samx"]})).status == (
+        "completed"
+    )
+    failing = await requester.send(["samx"], "point", {"set": {"samx": 500.0}, "read": ["samx"]})  # limits
+    behind = await requester.send(
+        ["samx"], "point", {"set": {"samx": 3.0}, "read": ["samx"]}, after=failing
+    )
+    first, second = await requester.reply(failing), await requester.reply(behind)
+    assert first.status == "error"
+    assert second.status == "error" and second.error_info is not None
+    assert second.error_info.exception_type == "InstructionExpired"
+    assert f"the instruction before it ({failing}) did not complete" in second.error_info.compact_error_message
+    readback = await conn.get(MessageEndpoints.device_readback("samx"))
+    assert readback.signals["samx"]["value"] == 2.0  # neither point moved samx
+    assert (await conn.redis.xpending(STREAM, "device_server"))["pending"] == 0
+
+
+async def test_points_sent_ahead_run_in_order_and_unknown_predecessors_do_not_block(
+    start_server: Any, requester: Requester
+) -> None:
+    """A chain of points each naming the one before runs in order; an ``after`` this server has never
+    seen (answered by an earlier process, or withdrawn) does not hold a point up."""
+    await start_server()
+    previous = "an-id-nobody-sent"
+    ids = []
+    for i in range(10):
+        previous = await requester.send(
+            ["samx"], "point", {"set": {"samx": float(i)}, "read": ["samx"]}, point_id=i, after=previous
+        )
+        ids.append(previous)
+    replies = [await requester.reply(i) for i in ids]
+    assert [r.status for r in replies] == ["completed"] * 10
+    assert [r.result["samx"]["samx"]["value"] for r in replies] == [float(i) for i in range(10)]
+    finished = [r.instruction_id for r in requester.all if r.status == "completed"]
+    assert finished[-10:] == ids  # replies published in the order the points were sent

@@ -121,6 +121,34 @@ async def test_device_error_aborts_with_alarm(conn, rec):
     await rec.wait_for(lambda: "closed" in rec.statuses(after_id), "the queue moved on")
 
 
+async def test_point_sent_ahead_of_a_failing_one_never_moves(conn, rec):
+    """The second point goes out while the first runs; the first fails on its read, so the device
+    server does not execute the second ("not executed"), and no segment is published."""
+    replies = []
+    await conn.register(MessageEndpoints.device_instructions_response(), lambda m: replies.append(m.value))
+    msg = request("line_scan", {"samx": [0, 1]}, steps=3, relative=False, monitored=["failer"])
+    assert (await submit(conn, rec, msg)).accepted
+    scan_id = await scan_id_of(rec, msg.metadata["RID"])
+    await rec.wait_for(lambda: "aborted" in rec.statuses(scan_id), "aborted")
+
+    def points():
+        return {
+            r.instruction.metadata.get("point_id"): r
+            for r in replies
+            if r.instruction.action == "point"
+            and r.metadata.get("scan_id") == scan_id
+            and r.status != "running"
+        }
+
+    answered = await rec.wait_for(lambda: len(points()) == 2 and points(), "both points answered")
+    assert answered[0].status == "error" and "failer" in answered[0].error_info.compact_error_message
+    second = answered[1]
+    assert second.instruction.metadata["after"] == answered[0].instruction_id
+    assert second.status == "error" and second.error_info.exception_type == "InstructionExpired"
+    assert "not executed" in second.error_info.compact_error_message
+    assert rec.segments(scan_id) == []
+
+
 async def test_limit_violations_are_limit_error_alarms(conn, rec):
     """As stock BEC (e2e test_limit_error, test_mv_raises_limit_error): accepted, then a LimitError alarm."""
     cases = [
