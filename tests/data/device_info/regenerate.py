@@ -18,7 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 POLL_S = 0.2  # pace of the deadline-bounded polls below
 
@@ -41,24 +44,17 @@ def _wait(predicate, what: str, seconds: float) -> None:
         time.sleep(POLL_S)
 
 
-def main() -> int:
-    import bec_lib
-    import yaml
+@contextmanager
+def stock_device_server(devices: list[dict]) -> Iterator[Any]:
+    """A scratch redis-server with ``devices`` in ``info/devices/config`` (as stock's SciHub stores
+    it) and stock's ``bec-device-server`` on it; yields a stock ``RedisConnector``; cleans up after."""
     from bec_lib import messages
     from bec_lib.endpoints import MessageEndpoints
     from bec_lib.redis_connector import RedisConnector
 
-    demo = yaml.safe_load((Path(bec_lib.__file__).parent / "configs" / "demo_config.yaml").read_text())
-    chosen: dict[str, str] = {}
-    for name, dev in demo.items():
-        chosen.setdefault(dev["deviceClass"], name)
-    devices = [{"name": n, **{**d, "enabled": True}} for n, d in demo.items()]
-
     tmp = Path(tempfile.mkdtemp(prefix="bec-ref-"))
     redis = subprocess.Popen(
-        [REDIS, "--port", str(PORT), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        cwd=tmp,
+        [REDIS, "--port", str(PORT), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, cwd=tmp
     )
     server = None
     try:
@@ -74,6 +70,31 @@ def main() -> int:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        yield conn
+        conn.shutdown()
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        redis.terminate()
+        redis.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> int:
+    import bec_lib
+    import yaml
+    from bec_lib.endpoints import MessageEndpoints
+
+    demo = yaml.safe_load((Path(bec_lib.__file__).parent / "configs" / "demo_config.yaml").read_text())
+    chosen: dict[str, str] = {}
+    for name, dev in demo.items():
+        chosen.setdefault(dev["deviceClass"], name)
+    devices = [{"name": n, **{**d, "enabled": True}} for n, d in demo.items()]
+    with stock_device_server(devices) as conn:
         names = list(chosen.values())
         _wait(
             lambda: (
@@ -91,17 +112,6 @@ def main() -> int:
             json.dumps(out, indent=1, sort_keys=True, default=_plain) + "\n"
         )
         print(f"wrote {len(out)} classes to {HERE / 'stock_device_info.json'}")
-        conn.shutdown()
-    finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        redis.terminate()
-        redis.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -12,14 +12,11 @@ writes ``stock_proxy_info.json`` next to this file. Run it with stock's Python::
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from regenerate import HERE, PORT, REDIS, VENV, _ping, _plain, _wait
+from regenerate import HERE, _plain, _wait, stock_device_server
 
 NAMES = ("samx", "samy", "proxy_cam_test", "sim_proxy_test")
 
@@ -27,30 +24,11 @@ NAMES = ("samx", "samy", "proxy_cam_test", "sim_proxy_test")
 def main() -> int:
     import bec_lib
     import yaml
-    from bec_lib import messages
     from bec_lib.endpoints import MessageEndpoints
-    from bec_lib.redis_connector import RedisConnector
 
     test_config = yaml.safe_load((Path(bec_lib.__file__).parent / "tests" / "test_config.yaml").read_text())
     devices = [{"name": n, **test_config[n]} for n in NAMES]
-    tmp = Path(tempfile.mkdtemp(prefix="bec-ref-"))
-    redis = subprocess.Popen(
-        [REDIS, "--port", str(PORT), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, cwd=tmp
-    )
-    server = None
-    try:
-        conn = RedisConnector(f"127.0.0.1:{PORT}")
-        _wait(lambda: _ping(conn), "redis", 10)
-        conn._redis_conn.flushall()
-        conn.set(MessageEndpoints.device_config(), messages.AvailableResourceMessage(resource=devices))
-        cfg = tmp / "server.yaml"
-        cfg.write_text(f"redis:\n  host: 127.0.0.1\n  port: {PORT}\n")
-        server = subprocess.Popen(
-            [str(VENV / "bin" / "bec-device-server"), "--config", str(cfg)],
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    with stock_device_server(devices) as conn:
         _wait(
             lambda: conn.get(MessageEndpoints.device_info("sim_proxy_test")) is not None,
             "stock device_info of sim_proxy_test",
@@ -68,17 +46,6 @@ def main() -> int:
             json.dumps(out, indent=1, sort_keys=True, default=_plain) + "\n"
         )
         print(f"wrote {HERE / 'stock_proxy_info.json'}")
-        conn.shutdown()
-    finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        redis.terminate()
-        redis.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
