@@ -169,24 +169,9 @@ def hosted(tmp_path_factory, stock_site, bec_lib_modules):
 
 
 def _run(env: dict, scan_type: str, args: list, **kwargs: Any) -> str:
-    messages, E, f = env["messages"], env["E"], env["follower"]
-    rid = str(uuid.uuid4())
-    msg = messages.ScanQueueMessage(
-        scan_type=scan_type,
-        parameter={"args": args, "kwargs": {"system_config": {}, **kwargs}},
-        queue="primary",
-        metadata={"RID": rid, "user_metadata": {}},
-    )
-    env["connector"].send(E.scan_queue_request("default"), msg)
-
-    def scan_id() -> str | None:
-        for queue in f.msgs["queue"]:
-            for entry in queue.queue["primary"].info:
-                if entry.request_blocks and entry.request_blocks[0].RID == rid and entry.scan_id[0]:
-                    return entry.scan_id[0]
-        return None
-
-    sid = f.wait_for(scan_id, f"queue entry of {scan_type}")
+    """Submit as a stock client does and wait for the scan's end; its scan id."""
+    f = env["follower"]
+    sid = _start(env, scan_type, args, **kwargs)
     f.wait_for(
         lambda: set(f.statuses(sid)) & {"closed", "aborted", "halted"}, f"end of {scan_type}", timeout=60
     )
@@ -244,7 +229,10 @@ def test_device_progress_grid_scan_points_hooks_and_progress(hosted):
     ]
     assert any({"device_progress": ["waveform"]} in b.report_instructions for b in blocks)
     # the waveform was triggered at every point and reported its progress up to the last one
-    last = f.wait_for(lambda: next((m for m in f.msgs["progress"] if m.done), None), "final device progress")
+    last = f.wait_for(
+        lambda: next((m for m in f.msgs["progress"] if m.done and m.metadata.get("scan_id") == sid), None),
+        "final device progress of this scan",
+    )
     assert last.value == 6 and last.max_value == 6
     # the hooks' instructions, in stock's order, went through our instruction stream
     entries = connector._redis_conn.xrange(E.device_instructions().endpoint)
@@ -329,11 +317,17 @@ def test_abort_stops_a_hosted_scan(hosted):
 
 
 def _run_async(env: dict, scan_type: str, args: list, **kwargs: Any) -> str:
+    """Submit (``relative=False`` unless given); the scan id once queued, without waiting for its end."""
+    return _start(env, scan_type, args, **{"relative": False, **kwargs})
+
+
+def _start(env: dict, scan_type: str, args: list, **kwargs: Any) -> str:
+    """Submit as a stock client does; the scan id once the queue gave it one."""
     messages, E, f = env["messages"], env["E"], env["follower"]
     rid = str(uuid.uuid4())
     msg = messages.ScanQueueMessage(
         scan_type=scan_type,
-        parameter={"args": args, "kwargs": {"system_config": {}, "relative": False, **kwargs}},
+        parameter={"args": args, "kwargs": {"system_config": {}, **kwargs}},
         queue="primary",
         metadata={"RID": rid, "user_metadata": {}},
     )
