@@ -53,9 +53,12 @@ def config_modules(configs: Iterable[DeviceConfig], allowed_modules: Iterable[st
 
 
 def preload(modules: list[str]) -> Future[None]:
-    """Import ``modules`` in a daemon thread; the future is done when every import has been tried.
+    """Import ``modules`` in a thread; the future is done when every import has been tried.
 
-    Import errors are left for the build to report (it imports the module again).
+    Import errors are left for the build to report (it imports the module again). The thread is
+    not a daemon: a process that exits early (Redis refused it) waits for the imports to end, as a
+    daemon thread frozen at exit while it holds an import lock would hang the interpreter's
+    finalization (an object's ``__del__`` importing a module then waits for that lock for ever).
     """
     done: Future[None] = Future()
 
@@ -72,7 +75,7 @@ def preload(modules: list[str]) -> Future[None]:
     if not modules:
         done.set_result(None)
         return done
-    threading.Thread(target=run, name="device-imports", daemon=True).start()
+    threading.Thread(target=run, name="device-imports", daemon=False).start()
     return done
 
 
