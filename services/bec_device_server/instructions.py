@@ -23,6 +23,7 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.errors import EncodeError
 from bec_core.messages import DeviceInstructionMessage, DeviceInstructionResponse
 from bec_core.redis_connector.base import StreamEntry
+from bec_core.redis_connector.streams import ensure_group
 from bec_core.serialization import CODEC_KEY, dumps
 from bec_device_server.actions import default_timeout
 from bec_device_server.error_info import error_info
@@ -62,6 +63,11 @@ class InstructionProcessor:
         #: whether an instruction's action succeeded, known as soon as its handler returns (before its
         #: reply is out): what an instruction sent ahead with ``metadata["after"]`` waits on
         self.outcomes: OrderedDict[str, asyncio.Future[bool]] = OrderedDict()
+
+    async def prepare(self) -> None:
+        """Create the instruction stream's consumer group (from its first entry): instructions sent
+        once the server says RUNNING are waiting there for it, and XPENDING answers."""
+        await ensure_group(self.server.connector, _STREAM_KEY, GROUP)
 
     async def run(self, consumer: str | None = None) -> None:
         """Follow the scan status, then read the stream until cancelled, one task per entry."""

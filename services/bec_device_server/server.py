@@ -141,6 +141,7 @@ class DeviceServer(Service):
             self.config_requests.on_request,
             on_undecodable=self.config_requests.on_undecodable,
         )
+        await self.instructions.prepare()  # the group exists before RUNNING is announced
 
     async def main(self) -> None:
         """Serve the instruction stream until cancelled."""
