@@ -210,8 +210,10 @@ class DeviceManager:
             elif cfg.name in failures:
                 _, short = describe_exception(failures[cfg.name])
                 if isinstance(failures[cfg.name], DeviceConnectionError):
-                    # kept, disabled, as stock does (a later update may enable it again)
+                    # kept, disabled, as stock does (a later update may enable it again); its text
+                    # names the device already: "failed to initialise: ConfigError: ..."
                     cfg = cfg.model_copy(update={"enabled": False})
+                    short = str(failures[cfg.name]).removeprefix(f"{cfg.name}: ")
                 built[cfg.name] = (DeviceEntry(config=cfg, error=short), None)
         return {c.name: built[c.name] for c in configs}, failures
 
