@@ -290,7 +290,9 @@ class BECClient:
         report: ScanReport
         if name in ("mv", "umv"):
             targets = {d.name: float(v) for d, v in zip(checked_args[::2], checked_args[1::2], strict=True)}
-            report = MoveStatus(self, request, targets)
+            # read before the request goes out: a fast motor may have arrived by the time it is answered
+            starts = {n: getattr(self.dev.get(n), "position", None) for n in targets}
+            report = MoveStatus(self, request, targets, starts)
         else:
             report = ScanReport(self, request)
             self._last_report = report

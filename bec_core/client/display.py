@@ -193,7 +193,11 @@ def live_move(client: BECClient, status: MoveStatus, console: Console | None = N
     for name in status.targets:
         proxy = client.dev.get(name)
         positions[name] = proxy.position if proxy is not None else None
-    starts = dict(positions)  # "from → to" stays as it was; the current position is shown beside it
+    # "from → to": where the motor was when the move was asked for; the current position beside it
+    starts = {
+        name: positions[name] if status.starts.get(name) is None else status.starts[name]
+        for name in status.targets
+    }
 
     def render() -> str:
         return "   ".join(

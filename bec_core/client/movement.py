@@ -25,9 +25,17 @@ READ_SLICE_MS = 1000
 class MoveStatus(ScanReport):
     """A running move: ``.wait()`` returns once every motor reported; ``.done`` tells without waiting."""
 
-    def __init__(self, client: BECClient, request: Any, targets: dict[str, float]) -> None:
+    def __init__(
+        self,
+        client: BECClient,
+        request: Any,
+        targets: dict[str, float],
+        starts: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(client, request)
         self.targets = targets
+        #: where each motor was before the request was sent (None: not known)
+        self.starts: dict[str, Any] = starts if starts is not None else dict.fromkeys(targets)
         self.results: dict[str, Any] = {}
 
     @property
