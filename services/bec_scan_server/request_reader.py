@@ -11,7 +11,7 @@ event loop in arrival order; the intake decodes and validates them there.
 The thread speaks RESP on a plain socket (``recv_into`` one reused buffer)
 rather than through redis-py: redis-py copies each 64 KiB chunk three times and
 reached 20-70 of 200 1-MiB publications before Redis dropped it, the plain
-socket read drains all 200 (see docs/decisions/0008-request-flood.md).
+socket read drains all 200 (see docs/decisions/0007-request-flood.md).
 
 Memory stays bounded: a message above ``max_bytes`` is kept only as its size
 and its first and last 64 KiB (enough to recover its RID for the refusal), and
