@@ -159,6 +159,11 @@ def is_listening(host: str, port: int, timeout: float = 0.5) -> bool:
     return _probe(host, port, timeout=timeout)[0]
 
 
+#: ``client-output-buffer-limit`` for pub/sub subscribers: 256 MB hard, 64 MB for 60 s soft (Redis's
+#: default is 32 MB / 8 MB): a scan server starved of CPU during a burst of large requests has
+#: room to catch up before Redis drops its request subscription (tests/faults/test_fault_flood.py).
+PUBSUB_OUTPUT_BUFFER_LIMIT = ("pubsub", "256mb", "64mb", "60")
+
 class RedisServer:
     """One ``redis-server`` child process, started and stopped on request.
 
@@ -252,6 +257,8 @@ class RedisServer:
             args += ["--requirepass", self.password]
         if self.acl_file is not None:
             args += ["--aclfile", str(Path(self.acl_file).absolute())]
+        # slack for a subscriber that falls behind during a burst (docs/decisions/0007-request-flood.md)
+        args += ["--client-output-buffer-limit", *PUBSUB_OUTPUT_BUFFER_LIMIT]
         args += list(self.extra_args)
         return args
 

@@ -288,3 +288,13 @@ def test_module_runs_a_server_until_interrupted(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_subscribers_get_room_to_fall_behind() -> None:
+    """The started server gives pub/sub subscribers 256 MB of output buffer (Redis's default is 32 MB):
+    a scan server starved of CPU during a burst of large requests keeps its subscription (ADR 0007)."""
+    with RedisServer() as server:
+        client = redis.Redis(host=server.host, port=server.port)
+        limits = client.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
+        client.close()
+    assert "pubsub 268435456 67108864 60" in limits, limits
