@@ -26,13 +26,36 @@ log = logging.getLogger(__name__)
 Command = Sequence[Any]
 
 
-class DirectBatch:
-    """Runs lists of raw commands (``("XADD", key, ...)``) in one write; replies are returned in order,
-    an error reply as its :class:`~redis.exceptions.ResponseError` (not raised)."""
+class OwnConnection:
+    """One connection taken from a redis-py asyncio client's pool and kept (packed commands go out on
+    it without the pool's per-command layers); :meth:`close` gives it back, disconnected."""
 
     def __init__(self, redis: Any) -> None:
         self.redis = redis
         self._conn: Any = None
+
+    async def connection(self) -> Any:
+        """The kept connection (taken from the pool on first use, or after :meth:`close`)."""
+        if self._conn is None:
+            self._conn = await self.redis.connection_pool.get_connection()
+        return self._conn
+
+    async def close(self) -> None:
+        """Give the connection back to the pool, disconnected."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.disconnect(nowait=True)
+            finally:
+                await self.redis.connection_pool.release(conn)
+
+
+class DirectBatch(OwnConnection):
+    """Runs lists of raw commands (``("XADD", key, ...)``) in one write; replies are returned in order,
+    an error reply as its :class:`~redis.exceptions.ResponseError` (not raised)."""
+
+    def __init__(self, redis: Any) -> None:
+        super().__init__(redis)
         self._busy = False
 
     async def run(self, commands: Sequence[Command]) -> list[Any]:
@@ -48,10 +71,8 @@ class DirectBatch:
             self._busy = False
 
     async def _run_own(self, commands: Sequence[Command]) -> list[Any]:
-        conn = self._conn
         try:
-            if conn is None:
-                conn = self._conn = await self.redis.connection_pool.get_connection()
+            conn = await self.connection()
             await conn.send_packed_command(pack(commands), check_health=False)
             replies: list[Any] = []
             for _ in commands:
@@ -73,15 +94,6 @@ class DirectBatch:
         for command in commands:
             pipe.execute_command(*command)
         return list(await pipe.execute(raise_on_error=False))
-
-    async def close(self) -> None:
-        """Give the connection back to the pool, disconnected."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                await conn.disconnect(nowait=True)
-            finally:
-                await self.redis.connection_pool.release(conn)
 
 
 def _arg(value: Any) -> bytes:

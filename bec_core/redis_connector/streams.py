@@ -21,7 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bec_core.errors import DecodeError
 from bec_core.redis_connector.base import MessageObject, StreamEntry
-from bec_core.redis_connector.direct import pack
+from bec_core.redis_connector.direct import OwnConnection, pack
 from bec_core.redis_connector.pubsub import Subscription
 from bec_core.serialization import loads
 
@@ -189,7 +189,7 @@ async def _consume(
             yield entry
 
 
-class GroupReader:
+class GroupReader(OwnConnection):
     """``XREADGROUP ... BLOCK ... >`` on a connection of its own, the command packed once.
 
     The new-entries read of :func:`consume_group` runs once per instruction; this skips
@@ -199,18 +199,15 @@ class GroupReader:
     """
 
     def __init__(self, redis: Any, key: str, group: str, consumer: str, count: int) -> None:
-        self.redis = redis
+        super().__init__(redis)
         self.packed = pack(
             [("XREADGROUP", "GROUP", group, consumer, "COUNT", count, "BLOCK", BLOCK_MS, "STREAMS", key, ">")]
         )
-        self._conn: Any = None
 
     async def read(self) -> list[Any]:
         """The reply in redis-py's shape: ``[[stream, [(id, {field: value}), ...]]]`` or ``[]``."""
-        conn = self._conn
         try:
-            if conn is None:
-                conn = self._conn = await self.redis.connection_pool.get_connection()
+            conn = await self.connection()
             await conn.send_packed_command(self.packed, check_health=False)
             response = await conn.read_response()
         except ResponseError:
@@ -219,15 +216,6 @@ class GroupReader:
             await self.close()
             raise
         return _group_reply(response)
-
-    async def close(self) -> None:
-        """Give the connection back to the pool, disconnected."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                await conn.disconnect(nowait=True)
-            finally:
-                await self.redis.connection_pool.release(conn)
 
 
 def _group_reply(response: Any) -> list[Any]:

@@ -20,6 +20,7 @@ from ss_harness import Recorder, all_endpoints, request, submit, wait_services
 from waiting import until
 
 from bec_core.endpoints import MessageEndpoints
+from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.serialization import dumps, loads
 from bec_core.text import MAX_ENTRY
 
@@ -29,19 +30,25 @@ DEADLINE = 60.0
 BURST = 200
 
 
-async def test_a_burst_of_large_requests_is_answered_and_drained(fault_stack: FaultStack, client):
-    stack = fault_stack.start()
-    await wait_services(client, ["ScanServer", "ScanBundler", "DeviceServer"], DEADLINE)
-    rec = await Recorder(client).follow(**all_endpoints())
+async def burst(client: AsyncRedisConnector, scan_type: str, blob: int) -> list[str]:
+    """Publish BURST requests, each with ``blob`` bytes of user metadata, in one pipeline; their RIDs."""
     channel = MessageEndpoints.scan_queue_request("default").endpoint
     rids = []
     pipe = client.redis.pipeline(transaction=False)
     for _ in range(BURST):
-        msg = request("acquire")
-        msg.metadata["user_metadata"] = {"blob": "x" * (1 << 20)}
+        msg = request(scan_type)
+        msg.metadata["user_metadata"] = {"blob": "x" * blob}
         rids.append(msg.metadata["RID"])
         pipe.publish(channel, dumps(msg))
-    await pipe.execute()  # all 200 MiB in one go
+    await pipe.execute()
+    return rids
+
+
+async def test_a_burst_of_large_requests_is_answered_and_drained(fault_stack: FaultStack, client):
+    stack = fault_stack.start()
+    await wait_services(client, ["ScanServer", "ScanBundler", "DeviceServer"], DEADLINE)
+    rec = await Recorder(client).follow(**all_endpoints())
+    rids = await burst(client, "acquire", 1 << 20)  # all 200 MiB in one go
     normal = request("acquire")
     response = await submit(client, rec, normal)
     assert response.accepted, response.message
@@ -70,15 +77,7 @@ async def test_a_burst_of_requests_under_the_limit_is_answered(fault_stack: Faul
     stack = fault_stack.start()
     await wait_services(client, ["ScanServer", "ScanBundler", "DeviceServer"], DEADLINE)
     rec = await Recorder(client).follow(**all_endpoints())
-    channel = MessageEndpoints.scan_queue_request("default").endpoint
-    rids = []
-    pipe = client.redis.pipeline(transaction=False)
-    for _ in range(BURST):
-        msg = request("no_such_scan")
-        msg.metadata["user_metadata"] = {"blob": "x" * (400 << 10)}
-        rids.append(msg.metadata["RID"])
-        pipe.publish(channel, dumps(msg))
-    await pipe.execute()
+    rids = await burst(client, "no_such_scan", 400 << 10)
     await rec.wait_for(
         lambda: all(rec.response(r) is not None for r in rids), f"an answer to each of the {BURST}", DEADLINE
     )

@@ -35,29 +35,16 @@ assert _spec is not None and _spec.loader is not None
 _regen = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_regen)
 STOCK = ("bec-server==4.3.2", "bec-testing-plugin==0.4.0", "libtmux")
-DEVICES = """
-samx:
+#: an instant motor (``{name}`` filled in), three of them below
+MOTOR = """{name}:
   deviceClass: bec_device_server.sim.SimPositioner
-  deviceConfig: {delay: 0, limits: [-50, 50], tolerance: 0.01}
+  deviceConfig: {{delay: 0, limits: [-50, 50], tolerance: 0.01}}
   readoutPriority: baseline
   enabled: true
   readOnly: false
   softwareTrigger: false
-samy:
-  deviceClass: bec_device_server.sim.SimPositioner
-  deviceConfig: {delay: 0, limits: [-50, 50], tolerance: 0.01}
-  readoutPriority: baseline
-  enabled: true
-  readOnly: false
-  softwareTrigger: false
-samz:
-  deviceClass: bec_device_server.sim.SimPositioner
-  deviceConfig: {delay: 0, limits: [-50, 50], tolerance: 0.01}
-  readoutPriority: baseline
-  enabled: true
-  readOnly: false
-  softwareTrigger: false
-bpm4i:
+"""
+DEVICES = "".join(MOTOR.format(name=n) for n in ("samx", "samy", "samz")) + """bpm4i:
   deviceClass: bec_device_server.sim.SimMonitor
   deviceConfig: {model: gaussian, ref_motor: samx, sigma: 2.0, amplitude: 1000.0, noise: none}
   readoutPriority: monitored
