@@ -9,6 +9,10 @@ stated overflow policy:
 * ``"block"``: the reader waits for room (back-pressure on this connector's
   pub/sub; Redis buffers meanwhile).
 
+Subscribing waits for Redis's confirmation (read by the reader task), so a
+message published by anyone after ``subscribe`` returns is delivered; without
+it a publication racing the SUBSCRIBE on another connection could be lost.
+
 When Redis goes away the reader reconnects with exponential back-off and
 resubscribes every channel and pattern by itself, and says so in the log.
 """
@@ -36,6 +40,10 @@ log = logging.getLogger(__name__)
 Overflow = Literal["drop_oldest", "block"]
 _CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 DEFAULT_QUEUE_SIZE = 10_000
+#: how long a new subscription waits for Redis's confirmation before going on without it
+#: (it stays registered; a reconnection resubscribes it)
+CONFIRM_TIMEOUT_S = 10.0
+_CONFIRMATIONS = {"subscribe": False, "psubscribe": True}
 
 
 class Subscription:
@@ -177,6 +185,8 @@ class PubSubDispatcher:
         self._lock = asyncio.Lock()
         self._closed = False
         self._has_subs = asyncio.Event()
+        #: channels and patterns whose SUBSCRIBE/PSUBSCRIBE Redis has not confirmed yet
+        self._unconfirmed: dict[tuple[str, bool], asyncio.Future[None]] = {}
         #: set each time the reader has reconnected and resubscribed (cleared by whoever waits)
         self.reconnected = asyncio.Event()
         #: called (plain) after each reconnection and resubscription
@@ -193,7 +203,7 @@ class PubSubDispatcher:
         return [name for (name, pat) in self._subs if pat]
 
     async def add(self, sub: Subscription) -> None:
-        """Subscribe ``sub`` (SUBSCRIBE/PSUBSCRIBE only for a new channel)."""
+        """Subscribe ``sub`` (SUBSCRIBE/PSUBSCRIBE only for a new channel) and wait until Redis confirms."""
         async with self._lock:
             key = (sub.name, sub.is_pattern)
             first = key not in self._subs
@@ -202,15 +212,33 @@ class PubSubDispatcher:
             if first:
                 try:
                     await self._ensure_pubsub()
+                    self._unconfirmed[key] = asyncio.get_running_loop().create_future()
                     if sub.is_pattern:
                         await self._pubsub.psubscribe(sub.name)
                     else:
                         await self._pubsub.subscribe(sub.name)
                 except _CONNECTION_ERRORS:
                     # the reader's reconnection resubscribes everything in _subs
+                    self._unconfirmed.pop(key, None)
                     log.warning("could not subscribe %s now; it will be subscribed on reconnect", sub.name)
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.get_running_loop().create_task(self._read_loop(), name="pubsub-reader")
+            confirmed = self._unconfirmed.get(key)
+        if confirmed is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT_S)
+            except TimeoutError:
+                log.warning(
+                    "Redis has not confirmed the subscription to %s within %.0f s",
+                    sub.name,
+                    CONFIRM_TIMEOUT_S,
+                )
+
+    def _confirm(self, kind: str, name: bytes | str) -> None:
+        """Redis confirmed a SUBSCRIBE/PSUBSCRIBE: release whoever waits for it."""
+        future = self._unconfirmed.pop((_text(name), _CONFIRMATIONS[kind]), None)
+        if future is not None and not future.done():
+            future.set_result(None)
 
     async def remove(self, sub: Subscription) -> None:
         """Unsubscribe ``sub``; the channel is released when nobody is left on it."""
@@ -242,7 +270,7 @@ class PubSubDispatcher:
                 await self._has_subs.wait()
                 continue
             try:
-                raw = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                raw = await self._pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
                 raise
             except (*_CONNECTION_ERRORS, RuntimeError) as exc:
@@ -255,6 +283,9 @@ class PubSubDispatcher:
 
     async def _dispatch(self, raw: dict[str, Any]) -> None:
         kind = raw.get("type")
+        if kind in _CONFIRMATIONS:
+            self._confirm(kind, raw["channel"])
+            return
         if kind == "pmessage":
             key = (_text(raw["pattern"]), True)
         elif kind == "message":
@@ -333,6 +364,10 @@ class PubSubDispatcher:
             except Exception:
                 pass
         self._subs.clear()
+        for future in self._unconfirmed.values():
+            if not future.done():
+                future.set_result(None)  # nobody waits for a closed connector's confirmations
+        self._unconfirmed.clear()
 
 
 def _text(value: bytes | str) -> str:

@@ -12,6 +12,7 @@ from bec_core import messages
 from bec_core.endpoints import MessageEndpoints
 from bec_core.errors import DecodeError, IncompatibleMessageForEndpoint, IncompatibleRedisOperation
 from bec_core.redis_connector import AsyncRedisConnector, MessageObject
+from bec_core.serialization import dumps
 
 DEADLINE = 10.0
 
@@ -55,6 +56,21 @@ async def test_set_and_publish_reaches_subscriber_and_key(conn: AsyncRedisConnec
     assert got.topic == "info/devices/read/samx"
     assert got.value == device_msg(1.5)
     assert (await conn.get(ep)) == device_msg(1.5)
+
+
+async def test_subscription_is_live_when_subscribe_returns(
+    conn: AsyncRedisConnector, clean_redis: str
+) -> None:
+    """Redis has confirmed SUBSCRIBE/PSUBSCRIBE before ``subscribe`` returns: a publication made
+    right after on another connection is delivered (each round uses a fresh channel)."""
+    raw = raw_client(clean_redis)
+    for i in range(100):
+        ep = MessageEndpoints.device_read(f"live{i}")
+        name = ep.endpoint if i % 2 else MessageEndpoints.device_read().endpoint
+        async with conn.subscribe(name) as sub:
+            raw.publish(ep.endpoint, dumps(device_msg(float(i))))
+            got = await sub.get(timeout=DEADLINE)
+        assert got.topic == ep.endpoint, i
 
 
 async def test_register_callback_and_pattern(conn: AsyncRedisConnector) -> None:

@@ -98,14 +98,14 @@ async def test_point_sent_ahead_is_not_executed_after_a_failed_one(
         "completed"
     )
     failing = await requester.send(["samx"], "point", {"set": {"samx": 500.0}, "read": ["samx"]})  # limits
-    behind = await requester.send(
-        ["samx"], "point", {"set": {"samx": 3.0}, "read": ["samx"]}, after=failing
-    )
+    behind = await requester.send(["samx"], "point", {"set": {"samx": 3.0}, "read": ["samx"]}, after=failing)
     first, second = await requester.reply(failing), await requester.reply(behind)
     assert first.status == "error"
     assert second.status == "error" and second.error_info is not None
     assert second.error_info.exception_type == "InstructionExpired"
-    assert f"the instruction before it ({failing}) did not complete" in second.error_info.compact_error_message
+    assert (
+        f"the instruction before it ({failing}) did not complete" in second.error_info.compact_error_message
+    )
     readback = await conn.get(MessageEndpoints.device_readback("samx"))
     assert readback.signals["samx"]["value"] == 2.0  # neither point moved samx
     assert (await conn.redis.xpending(STREAM, "device_server"))["pending"] == 0

@@ -53,7 +53,10 @@ async def _number(conn) -> object:
 @pytest.mark.parametrize(
     ("args", "text"),
     [
-        ({"mot1": [0, 1]}, "mot1: device failed to build (failed to initialise: ConfigError: Unknown config parameter no_such_argument"),
+        (
+            {"mot1": [0, 1]},
+            "mot1: device failed to build (failed to initialise: ConfigError: Unknown config parameter no_such_argument",
+        ),
         ({"samx": [0, 1], "mot1": [0, 1]}, "mot1: device failed to build"),
         ({"disabled_mon": [0, 1]}, "disabled_mon: device is disabled"),
         ({"bpm4i": [0, 1]}, "bpm4i is not a positioner"),

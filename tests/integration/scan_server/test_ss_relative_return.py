@@ -33,7 +33,9 @@ async def _position(conn, motor: str) -> float:
 
 async def _final(rec, scan_id: str, status: str) -> Any:
     return await rec.wait_for(
-        lambda: next((m for m in rec.msgs["scan_status"] if m.scan_id == scan_id and m.status == status), None),
+        lambda: next(
+            (m for m in rec.msgs["scan_status"] if m.scan_id == scan_id and m.status == status), None
+        ),
         f"scan {status}",
     )
 
