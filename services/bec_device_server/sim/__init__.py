@@ -1,8 +1,9 @@
-"""Simulated devices (ophyd-based) that stand in for BEC's ``ophyd_devices`` simulations.
+"""bec-core's own fast simulated devices (ophyd-based), under their own class names.
 
-``ophyd_devices.SimPositioner``, ``ophyd_devices.SimMonitor`` and
-``ophyd_devices.SimCamera`` in a device config resolve to the classes here and
-honour the same ``deviceConfig`` keys.
+A config names them ``bec_device_server.sim.SimPositioner`` (``SimMonitor``,
+``SimCamera``); they honour the ``deviceConfig`` keys of the ``ophyd_devices``
+classes of the same short name. ``ophyd_devices.X`` in a config is the real
+``ophyd_devices`` class (``resolve.py``), as in stock BEC.
 
 Every class here sets ``bec_cheap_read = True``: its ``read()`` is pure Python
 arithmetic on in-memory values, so the device server may call it on the event

@@ -35,6 +35,30 @@ def test_instant_move() -> None:
     assert samx.read()["samx_setpoint"]["value"] == 3.5
 
 
+def test_moves_register_no_traceback_and_leave_no_callbacks(monkeypatch) -> None:
+    """With ophyd_devices imported (it replaces ophyd's subscribe by one that takes a traceback per
+    registration), our positioner still subscribes through ophyd's own: a move takes no stack
+    trace, and a thousand moves leave no callbacks behind."""
+    import traceback
+
+    import ophyd_devices  # noqa: F401  (installs its subscribe patch)
+    from ophyd.ophydobj import OphydObject
+
+    assert getattr(OphydObject.subscribe, "_ophyd_devices_callback_patch", False)
+    samx = SimPositioner(name="samx", delay=0)
+    samx.set(0.5)
+    registered = sum(len(cbs) for cbs in samx._callbacks.values())
+    taken = []
+    monkeypatch.setattr(traceback, "extract_stack", lambda *a, **k: taken.append(a) or [])
+    moved = []
+    for i in range(1000):
+        status = samx.move(float(i), moved_cb=lambda status, obj=None: moved.append(obj))
+        assert status.done and status.success
+    assert taken == []
+    assert len(moved) == 1000
+    assert sum(len(cbs) for cbs in samx._callbacks.values()) == registered
+
+
 def test_limits_raise_limit_error() -> None:
     samx = SimPositioner(name="samx", delay=0, limits=[-5, 5])
     with pytest.raises(LimitError, match="samx"):
