@@ -532,9 +532,7 @@ class MessageEndpoints:
     @staticmethod
     def beamline_state(state_name: str | None = None) -> EndpointInfo:
         """The current value of one beamline state (a stream of length one)."""
-        return _ep(
-            f"user/beamline_state/{_sub(state_name)}", messages.BeamlineStateMessage, MessageOp.STREAM
-        )
+        return _ep(f"user/beamline_state/{_sub(state_name)}", messages.BeamlineStateMessage, MessageOp.STREAM)
 
     @staticmethod
     def available_beamline_states() -> EndpointInfo:

@@ -164,6 +164,7 @@ def is_listening(host: str, port: int, timeout: float = 0.5) -> bool:
 #: room to catch up before Redis drops its request subscription (tests/faults/test_fault_flood.py).
 PUBSUB_OUTPUT_BUFFER_LIMIT = ("pubsub", "256mb", "64mb", "60")
 
+
 class RedisServer:
     """One ``redis-server`` child process, started and stopped on request.
 

@@ -242,7 +242,12 @@ def pyspy_top(path: Path, top: int = 5) -> tuple[float, list[tuple[str, float]]]
 
 # --------------------------------------------------------------------------- the step-scan figures
 async def measure_scans(
-    sizes: list[int], monitors_list: list[int], repeats: int, umv_count: int, profile: bool = False
+    sizes: list[int],
+    monitors_list: list[int],
+    repeats: int,
+    umv_count: int,
+    profile: bool = False,
+    profile_out: Path | None = None,
 ) -> list[Table]:
     """Step scans, where-the-time-goes and umv tables (histogram and curve data in ``Table.data``)."""
     rows: list[list[object]] = []
@@ -338,6 +343,9 @@ async def measure_scans(
                             except subprocess.TimeoutExpired:
                                 stop_group(spy)
                         for name, out in outs.items():
+                            if profile_out is not None and out.exists():
+                                profile_out.mkdir(parents=True, exist_ok=True)
+                                shutil.copy(out, profile_out / out.name)
                             idle, top = pyspy_top(out)
                             text = "; ".join(f"`{fn}` {share:.0f}%" for fn, share in top) or "no samples"
                             profiles.append(
@@ -577,12 +585,15 @@ def main() -> None:
     parser.add_argument("--monitors", type=int, nargs="+", default=[4, 50])
     parser.add_argument("--umv", type=int, default=30, help="umv round trips to time")
     parser.add_argument("--profile", action="store_true", help="py-spy the servers during one scan")
+    parser.add_argument("--profile-out", type=Path, help="keep py-spy's raw stacks (folded) in this folder")
     parser.add_argument("--long", type=int, default=0, help="also one long time_scan of this many points")
     parser.add_argument("--fanout", type=int, default=0, help="also a fan-out scan of this many points")
     args = parser.parse_args()
 
     async def all_() -> list[Table]:
-        tables = await measure_scans(args.sizes, args.monitors, args.repeats, args.umv, args.profile)
+        tables = await measure_scans(
+            args.sizes, args.monitors, args.repeats, args.umv, args.profile, args.profile_out
+        )
         if args.long:
             tables.append(await measure_long(args.long))
         if args.fanout:

@@ -46,6 +46,16 @@ CONFIRM_TIMEOUT_S = 10.0
 _CONFIRMATIONS = {"subscribe": False, "psubscribe": True}
 
 
+async def _as_received(response: Any) -> Any:
+    """The push handler of our PubSub connections: the publication as received.
+
+    redis-py's default (RESP3 with hiredis) builds ``"Push response: " + str(response)``
+    for a debug log line on every publication, whether or not debug is enabled: for a
+    point with 50 devices' readings that is a repr of tens of kilobytes per message.
+    """
+    return response
+
+
 class Subscription:
     """A bounded queue of :class:`MessageObject` from one channel or pattern.
 
@@ -262,7 +272,10 @@ class PubSubDispatcher:
 
     async def _ensure_pubsub(self) -> None:
         if self._pubsub is None:
-            self._pubsub = self.connector.pubsub_redis.pubsub()
+            self._pubsub = self._new_pubsub()
+
+    def _new_pubsub(self) -> Any:
+        return self.connector.pubsub_redis.pubsub(push_handler_func=_as_received)
 
     async def _read_loop(self) -> None:
         while not self._closed:
@@ -319,7 +332,7 @@ class PubSubDispatcher:
         delay = 0.05
         while not self._closed:
             try:
-                old, self._pubsub = self._pubsub, self.connector.pubsub_redis.pubsub()
+                old, self._pubsub = self._pubsub, self._new_pubsub()
                 if old is not None:
                     try:
                         await old.aclose()
