@@ -221,6 +221,7 @@ class Actions:
             device=entry.name,
             action="stage",
             timeout=timeout,
+            inline=entry.inline,
         )
         entry.staged = True
         await queue_staged(self.server.connector, pipe, entry.name, True)
@@ -238,6 +239,7 @@ class Actions:
             device=entry.name,
             action="unstage",
             timeout=timeout,
+            inline=entry.inline,
         )
         await queue_staged(self.server.connector, pipe, entry.name, False)
         return True

@@ -158,7 +158,7 @@ async def run_action(
     """
     started = loop.time()
     if inline:
-        result = func(*args)
+        result = guarded(func, *args)
     else:
         result = await call(loop, executor, func, *args, device=device, action=action, timeout=timeout)
     remaining = max(0.0, timeout - (loop.time() - started))

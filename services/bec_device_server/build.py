@@ -45,7 +45,7 @@ INLINE_CLASSES = (
 
 
 def call_policy(cls: type) -> tuple[bool, bool]:
-    """(read on the loop, set/trigger on the loop) for a device class: the class's own
+    """(read on the loop, set/trigger/stage/unstage on the loop) for a device class: the class's own
     ``bec_cheap_read`` / ``bec_inline_calls`` attributes, else True for :data:`INLINE_CLASSES`."""
     known = f"{cls.__module__}.{cls.__qualname__}" in INLINE_CLASSES
     cheap = getattr(cls, "bec_cheap_read", None)

@@ -101,7 +101,9 @@ class DeviceEntry:
     lock: DeviceLock = field(default_factory=DeviceLock)
     staged: bool = False
     cheap: bool = False  # read() may run on the event loop (class attribute bec_cheap_read)
-    inline: bool = False  # set()/trigger() may run on the event loop (class attribute bec_inline_calls)
+    #: set()/trigger()/stage()/unstage() and on_scan_open may run on the event loop
+    #: (class attribute bec_inline_calls)
+    inline: bool = False
     last_read: dict[str, Any] | None = None
     #: reads by the server in progress (their readings are published): value events they raise
     #: do not schedule another readback (throttle.py)

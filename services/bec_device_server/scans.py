@@ -18,7 +18,7 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import ScanStatusMessage, VariableMessage
 from bec_core.redis_connector import MessageObject
 from bec_core.serialization import dumps
-from bec_device_server.bridge import call
+from bec_device_server.bridge import call, guarded
 from bec_device_server.devices import DeviceEntry, describe_exception, stoppable
 
 if TYPE_CHECKING:
@@ -96,7 +96,9 @@ class ScanHooks:
         async def one(entry: DeviceEntry) -> None:
             await self.server.actions.stage_one(entry, timeout, pipe)
             hook = getattr(entry.obj, "on_scan_open", None)
-            if callable(hook):
+            if callable(hook) and entry.inline:
+                guarded(hook, scan_info)  # a simulated device of ours: returns at once
+            elif callable(hook):
                 await call(
                     self.server.loop,
                     self.server.executor,
