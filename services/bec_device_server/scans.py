@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGED_PRIORITIES = ("monitored", "baseline", "async")
+#: how long a stage instruction waits for its scan's "open" status on the status channel before
+#: reading it from its key (the scan server publishes it before, and in the same write as, stage)
+OPEN_STATUS_WAIT_S = 0.05
 END_STATES = frozenset({"closed", "aborted", "halted", "user_completed"})
 
 
@@ -41,6 +44,8 @@ class ScanHooks:
     def __init__(self, server: DeviceServer) -> None:
         self.server = server
         self.scan_devices: dict[str, list[str]] = {}
+        #: stage instructions waiting for their scan's status to arrive on the channel
+        self._awaited: dict[str, asyncio.Future[None]] = {}
 
     async def on_scan_status(self, msg: MessageObject) -> None:
         """Callback of ``info/scans/scan_status``: the devices' ``scan_info.msg``, staging, unstaging."""
@@ -57,19 +62,33 @@ class ScanHooks:
             self.server.devices.facade.set_scan_status(dumps(status))
         except Exception as exc:  # a status bec_lib cannot decode must not stop staging
             log.warning("scan_info for devices not updated: %s", exc)
+        waiter = self._awaited.pop(str(status.scan_id), None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def ensure_scan_info(self, scan_id: Any) -> None:
-        """Before staging for ``scan_id``: if the devices' ``scan_info`` is not that scan's yet (the
-        stage instruction overtook the status publication), take the status from its key."""
+        """Before staging for ``scan_id``: make the devices' ``scan_info`` that scan's.
+
+        The stage instruction can be read before the status published ahead of it has been
+        handled: it waits up to :data:`OPEN_STATUS_WAIT_S` for that status, then takes it
+        from its key (a status published by nobody, or lost, costs one read, not a hang).
+        """
         if not scan_id:
             return
-        current = self.server.devices.facade.scan_info.msg
+        facade = self.server.devices.facade
+        current = facade.scan_info.msg
         if current is not None and getattr(current, "scan_id", None) == scan_id:
             return
+        waiter = self._awaited.setdefault(str(scan_id), asyncio.get_running_loop().create_future())
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), OPEN_STATUS_WAIT_S)
+            return
+        except TimeoutError:
+            self._awaited.pop(str(scan_id), None)
         raw = await self.server.connector.redis.get(MessageEndpoints.scan_status().endpoint)
         if raw:
             try:
-                self.server.devices.facade.set_scan_status(raw)
+                facade.set_scan_status(raw)
             except Exception as exc:
                 log.warning("scan_info for devices not updated: %s", exc)
 

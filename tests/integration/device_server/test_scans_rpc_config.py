@@ -11,6 +11,7 @@ from dshelpers import DEADLINE, Requester, device_set
 from bec_core import messages
 from bec_core.endpoints import MessageEndpoints
 from bec_core.redis_connector import AsyncRedisConnector
+from bec_core.serialization import dumps
 
 pytestmark = pytest.mark.usefixtures("stop_servers")
 
@@ -84,6 +85,25 @@ async def test_scan_status_stages_and_unstages(
     await conn.set_and_publish(MessageEndpoints.scan_status(), scan_status("closed"))
     for name in ("bpm4i", "samy", "eiger", "samx"):
         await wait_staged(conn, name, 0)
+
+
+async def test_stage_gives_devices_their_scan_info_whether_or_not_the_status_was_published(
+    start_server: Any, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    """A stage instruction for a scan makes the devices' ``scan_info`` that scan's: from the status
+    published after it (it waits for it), or, when none is published, from the status key."""
+    srv = await start_server(device_set())
+    facade = srv.devices.facade
+    key = MessageEndpoints.scan_status().endpoint
+    await conn.redis.set(key, dumps(scan_status("open", "only-in-key")))  # not published
+    reply = await requester.request("samx", "stage", scan_id="only-in-key")
+    assert reply.status == "completed", reply
+    assert facade.scan_info.msg.scan_id == "only-in-key"
+    sent = await requester.send("samy", "stage", scan_id="published-after")
+    await conn.set_and_publish(MessageEndpoints.scan_status(), scan_status("open", "published-after"))
+    assert (await requester.reply(sent, DEADLINE)).status == "completed"
+    assert facade.scan_info.msg.scan_id == "published-after"
+    assert srv.scans._awaited == {}  # no waiter left behind either way
 
 
 async def test_rpc_calls_and_refusals(
