@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bec_core.config import ServiceSettings
@@ -72,9 +74,11 @@ class QueueManager:
         """The last scan number handed out (for predicted numbers)."""
         return self.runner.numbers.last_scan_number
 
-    async def publish_status(self) -> None:
-        """SET+PUBLISH ``info/queue/queue_status`` with every queue."""
-        await self.connector.set_and_publish(MessageEndpoints.scan_queue_status(), self.status_message())
+    async def publish_status(self, pipe: Pipeline | None = None) -> None:
+        """SET+PUBLISH ``info/queue/queue_status`` with every queue (into ``pipe`` if given)."""
+        await self.connector.set_and_publish(
+            MessageEndpoints.scan_queue_status(), self.status_message(), pipe=pipe
+        )
 
     def status_message(self) -> ScanQueueStatusMessage:
         """The current status of every queue."""
@@ -91,6 +95,23 @@ class QueueManager:
     async def store_item(self, item: QueueItem) -> None:
         """Write a pending item to Redis (before the request is accepted)."""
         await self.store.append(item.request.queue, item.raw)
+
+    async def accept(self, item: QueueItem, answer: Callable[..., Awaitable[None]]) -> None:
+        """Store a new item, answer its request and publish the queue with it, in one transaction
+        (one round trip): the request is accepted if and only if it is stored. ``answer`` adds
+        the response to the pipeline given as ``pipe=``. The item joins the queue, and its worker
+        may start it, only once that is written (a worker must not take it before it is stored)."""
+        queue = self.queue(item.request.queue)
+        pipe = self.connector.pipeline(transaction=True)
+        pipe.rpush(self.store.key(queue.name), item.raw)
+        await answer(pipe=pipe)
+        queue.append(item)  # the status published with the answer shows it queued
+        status = self.status_message()
+        queue.remove(item)
+        await self.connector.set_and_publish(MessageEndpoints.scan_queue_status(), status, pipe=pipe)
+        await pipe.execute()
+        queue.append(item)
+        self.wake(queue.name)
 
     async def add(self, item: QueueItem, position: int | None = None) -> None:
         """Queue a stored item and publish; the worker starts it when its turn comes."""
@@ -153,8 +174,7 @@ class QueueManager:
             queue.take(item)
             control = Control()  # before the first await: an abort from now on reaches this item
             self.controls[name] = control
-            await self._persist(partial(self.store.remove, name, item.raw), "taking the item from the store")
-            await self._persist(self.publish_status, "publishing the queue status")
+            await self._persist(partial(self._taken, name, item.raw), "taking the item from the store")
             if control.exit is not None:  # stopped in the window above, before it ran: it never runs
                 self.controls.pop(name, None)
                 item.reason = "user"
@@ -183,6 +203,13 @@ class QueueManager:
             finally:
                 self.controls.pop(name, None)
             await self._persist(partial(self._finished, queue, item, ok), "recording the finished item")
+
+    async def _taken(self, name: str, raw: bytes) -> None:
+        """The started item leaves the store, and the queue status says so: one round trip."""
+        pipe = self.connector.pipeline()
+        pipe.lrem(self.store.key(name), 1, raw)
+        await self.publish_status(pipe)
+        await pipe.execute()
 
     async def _persist(self, op: Any, what: str) -> None:
         """Run ``op()``; while Redis is unavailable, wait for it and try again (a Redis outage must
