@@ -97,21 +97,19 @@ class QueueManager:
         await self.store.append(item.request.queue, item.raw)
 
     async def accept(self, item: QueueItem, answer: Callable[..., Awaitable[None]]) -> None:
-        """Store a new item, answer its request and publish the queue with it, in one transaction
-        (one round trip): the request is accepted if and only if it is stored. ``answer`` adds
-        the response to the pipeline given as ``pipe=``. The item joins the queue, and its worker
-        may start it, only once that is written (a worker must not take it before it is stored)."""
+        """Store a new item and answer its request in one transaction (one round trip): the
+        request is accepted if and only if it is stored. ``answer`` adds the response to the
+        pipeline given as ``pipe=``. The item joins the queue, and its worker may start it, only
+        once that is written; the queue status is published after that (every status computed
+        from then on shows the item)."""
         queue = self.queue(item.request.queue)
         pipe = self.connector.pipeline(transaction=True)
         pipe.rpush(self.store.key(queue.name), item.raw)
         await answer(pipe=pipe)
-        queue.append(item)  # the status published with the answer shows it queued
-        status = self.status_message()
-        queue.remove(item)
-        await self.connector.set_and_publish(MessageEndpoints.scan_queue_status(), status, pipe=pipe)
         await pipe.execute()
         queue.append(item)
         self.wake(queue.name)
+        await self.publish_status()
 
     async def add(self, item: QueueItem, position: int | None = None) -> None:
         """Queue a stored item and publish; the worker starts it when its turn comes."""

@@ -85,12 +85,26 @@ def wait_done(env: dict[str, Any], rid: str, what: str) -> None:
 
 
 def set_device(env: dict[str, Any], device: str, value: float) -> None:
-    """Change a device on the device server (the beamline itself: beam lost, beam back)."""
-    messages = env["messages"]
+    """Change a device on the device server (the beamline itself: beam lost, beam back) and wait
+    until the device server has done it (its reply to the instruction)."""
+    messages, f = env["messages"], env["follower"]
+    instr_id = str(uuid.uuid4())
     instr = messages.DeviceInstructionMessage(
         device=device,
         action="set",
         parameter={"value": value},
-        metadata={"device_instr_id": str(uuid.uuid4())},
+        metadata={"device_instr_id": instr_id},
     )
     env["connector"].xadd("internal/devices/instructions", {"data": instr})
+    reply = f.wait_for(
+        lambda: next(
+            (
+                m
+                for m in f.msgs["instruction_response"]
+                if m.instruction_id == instr_id and m.status in ("completed", "error")
+            ),
+            None,
+        ),
+        f"{device} set to {value}",
+    )
+    assert reply.status == "completed", reply

@@ -45,6 +45,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "client_info": MessageEndpoints.client_info(),
         "notif": MessageEndpoints.builtin_actor_update_notif("ScanInterlockActor"),
         "ScanServer": MessageEndpoints.service_status("ScanServer"),
+        "instruction_response": MessageEndpoints.device_instructions_response(),
     }.items():
         connector.register(ep, cb=follower.cb, name=name)
     env: dict[str, Any] = {
