@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
 from typing import Any
-
-from redis.asyncio.client import Pipeline
 
 from bec_core.config import ScanLimits
 from bec_core.endpoints import MessageEndpoints
@@ -90,9 +87,7 @@ class Intake:
         # limits are checked when the request runs (a LimitError alarm, as stock BEC), not here
         return scan, self.registry.readout_priority(motors, extra_mon, on_request)
 
-    async def respond(
-        self, metadata: dict[str, Any], accepted: bool, message: str = "", pipe: Pipeline | None = None
-    ) -> None:
+    async def respond(self, metadata: dict[str, Any], accepted: bool, message: str = "") -> None:
         """Answer on ``info/queue/queue_request_response`` with the request's metadata (RID); the
         text is cut to :data:`MAX_ANSWER` characters (a refusal never echoes megabytes)."""
         await self.connector.send(
@@ -100,7 +95,6 @@ class Intake:
             RequestResponseMessage(
                 accepted=accepted, message=_cut(message), metadata=bounded_metadata(metadata)
             ),
-            pipe=pipe,
         )
 
     async def handle_request(self, value: Any, channel: str) -> None:
@@ -124,7 +118,9 @@ class Intake:
             self._run_direct(value, scan, readout)
             return
         item = self.manager.new_item(value, scan, readout)
-        await self.manager.accept(item, partial(self.respond, value.metadata, True))
+        await self.manager.store_item(item)
+        await self.respond(value.metadata, True)
+        await self.manager.add(item)
 
     def _run_direct(self, request: ScanQueueMessage, scan: ScanBase, readout: dict[str, list[str]]) -> None:
         """Run a read-only RPC now, outside the queue (as BEC does for get/read)."""

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bec_core.config import ServiceSettings
@@ -74,11 +72,9 @@ class QueueManager:
         """The last scan number handed out (for predicted numbers)."""
         return self.runner.numbers.last_scan_number
 
-    async def publish_status(self, pipe: Pipeline | None = None) -> None:
-        """SET+PUBLISH ``info/queue/queue_status`` with every queue (into ``pipe`` if given)."""
-        await self.connector.set_and_publish(
-            MessageEndpoints.scan_queue_status(), self.status_message(), pipe=pipe
-        )
+    async def publish_status(self) -> None:
+        """SET+PUBLISH ``info/queue/queue_status`` with every queue."""
+        await self.connector.set_and_publish(MessageEndpoints.scan_queue_status(), self.status_message())
 
     def status_message(self) -> ScanQueueStatusMessage:
         """The current status of every queue."""
@@ -95,21 +91,6 @@ class QueueManager:
     async def store_item(self, item: QueueItem) -> None:
         """Write a pending item to Redis (before the request is accepted)."""
         await self.store.append(item.request.queue, item.raw)
-
-    async def accept(self, item: QueueItem, answer: Callable[..., Awaitable[None]]) -> None:
-        """Store a new item and answer its request in one transaction (one round trip): the
-        request is accepted if and only if it is stored. ``answer`` adds the response to the
-        pipeline given as ``pipe=``. The item joins the queue, and its worker may start it, only
-        once that is written; the queue status is published after that (every status computed
-        from then on shows the item)."""
-        queue = self.queue(item.request.queue)
-        pipe = self.connector.pipeline(transaction=True)
-        pipe.rpush(self.store.key(queue.name), item.raw)
-        await answer(pipe=pipe)
-        await pipe.execute()
-        queue.append(item)
-        self.wake(queue.name)
-        await self.publish_status()
 
     async def add(self, item: QueueItem, position: int | None = None) -> None:
         """Queue a stored item and publish; the worker starts it when its turn comes."""
@@ -172,7 +153,8 @@ class QueueManager:
             queue.take(item)
             control = Control()  # before the first await: an abort from now on reaches this item
             self.controls[name] = control
-            await self._persist(partial(self._taken, name, item.raw), "taking the item from the store")
+            await self._persist(partial(self.store.remove, name, item.raw), "taking the item from the store")
+            await self._persist(self.publish_status, "publishing the queue status")
             if control.exit is not None:  # stopped in the window above, before it ran: it never runs
                 self.controls.pop(name, None)
                 item.reason = "user"
@@ -201,13 +183,6 @@ class QueueManager:
             finally:
                 self.controls.pop(name, None)
             await self._persist(partial(self._finished, queue, item, ok), "recording the finished item")
-
-    async def _taken(self, name: str, raw: bytes) -> None:
-        """The started item leaves the store, and the queue status says so: one round trip."""
-        pipe = self.connector.pipeline()
-        pipe.lrem(self.store.key(name), 1, raw)
-        await self.publish_status(pipe)
-        await pipe.execute()
 
     async def _persist(self, op: Any, what: str) -> None:
         """Run ``op()``; while Redis is unavailable, wait for it and try again (a Redis outage must

@@ -182,20 +182,16 @@ class Runner:
         scan = item.scan
         numbers = await self.numbers.allocate(bool(item.request.metadata.get("dataset_id_on_hold")))
         item.scan_number, item.dataset_number = numbers.scan_number, numbers.dataset_number
-        # the queue shows the scan number while the limits are checked (no round trip waits on it)
-        announced = asyncio.ensure_future(self.on_change())
+        await self.on_change()
         staged: list[str] = []
         opened = False
         try:
-            try:
-                await self._device_server_up()
-                groups = item.readout_priority
-                ctx.triggered = self.registry.software_triggered(groups["monitored"] + groups["async"])
-                if scan.relative or scan.needs_positions:
-                    ctx.positions = await self._positions(ctx, scan.motors())
-                await self.registry.check_limits(scan.targets(ctx.positions))
-            finally:
-                await announced  # published before the scan opens (or fails), as before
+            await self._device_server_up()
+            groups = item.readout_priority
+            ctx.triggered = self.registry.software_triggered(groups["monitored"] + groups["async"])
+            if scan.relative or scan.needs_positions:
+                ctx.positions = await self._positions(ctx, scan.motors())
+            await self.registry.check_limits(scan.targets(ctx.positions))
             staged = groups["monitored"] + groups["baseline"] + groups["async"]
             opening = self.status_msg(ctx, "open")
             opened = True
