@@ -37,11 +37,13 @@ from pathlib import Path
 import yaml
 
 from bec_core.endpoints import MessageEndpoints
-from bec_core.messages import BECStatus, FileMessage, ScanMessage, ScanQueueMessage, ScanStatusMessage
+from bec_core.messages import FileMessage, ScanMessage, ScanQueueMessage, ScanStatusMessage
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_server import RedisServer
 from bec_core.serialization import dumps
-from bench.common import Table, print_tables, run_async, spawn, stop_group
+from bench.bench_scan_server import STOCK_SIMS
+from bench.bench_scan_server import devices_yaml as scan_devices_yaml
+from bench.common import Table, print_tables, run_async, services_running, spawn, stop_group
 
 BIN = Path(sys.executable).parent
 BATCH = 500
@@ -49,36 +51,9 @@ FILE_POLL_S = 0.01
 #: a short scan before the timed ones (first-scan imports and caches), on both stacks
 WARM_UP_POINTS = 5
 CLIENT_INFO = {"username": getpass.getuser(), "hostname": socket.gethostname(), "acl_user": "default"}
-#: the devices of the real-stack scans, the same ophyd_devices classes on both stacks
-MOTOR = """samx:
-  deviceClass: ophyd_devices.SimPositioner
-  deviceConfig: {delay: 0, limits: [-50, 50], tolerance: 0.01, update_frequency: 400}
-  readoutPriority: baseline
-  enabled: true
-  readOnly: false
-  softwareTrigger: false
-"""
-MONITOR = """mon{i}:
-  deviceClass: ophyd_devices.SimMonitor
-  deviceConfig: {{}}
-  readoutPriority: monitored
-  enabled: true
-  readOnly: false
-  softwareTrigger: false
-"""
-
-
 def devices_yaml(monitors: int) -> str:
     """samx and ``monitors`` SimMonitors (ophyd_devices: valid for both stacks)."""
-    return MOTOR + "".join(MONITOR.format(i=i) for i in range(monitors))
-
-
-async def wait_running(conn: AsyncRedisConnector, names: list[str]) -> None:
-    for name in names:
-        async with conn.subscribe(MessageEndpoints.service_status(name)) as sub:
-            msg = await conn.get(MessageEndpoints.service_status(name))
-            while msg is None or msg.status != BECStatus.RUNNING:
-                msg = (await sub.get(60)).value
+    return scan_devices_yaml(monitors, STOCK_SIMS)
 
 
 class FileWatch:
@@ -163,7 +138,7 @@ async def writer_alone(monitors: int, points: int, tmp: Path, number: int) -> di
     )
     conn = await AsyncRedisConnector(redis.url).connect()
     try:
-        await wait_running(conn, ["FileWriterManager"])
+        await services_running(conn, ["FileWriterManager"])
         watch = FileWatch()
         await conn.register(MessageEndpoints.public_file(), watch)
         scan_id = str(uuid.uuid4())
@@ -225,7 +200,7 @@ async def real_stack(monitors: int, points: int, repeats: int, tmp: Path) -> dic
     ]
     conn = await AsyncRedisConnector(url).connect()
     try:
-        await wait_running(conn, ["DeviceServer", "ScanServer", "FileWriterManager"])
+        await services_running(conn, ["DeviceServer", "ScanServer", "FileWriterManager"])
         tail = lambda: (tmp / "servers.log").read_text()[-2000:]  # noqa: E731
         await timed_scans(conn, WARM_UP_POINTS, 1, tail)
         return await timed_scans(conn, points, repeats, tail)

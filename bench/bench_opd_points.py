@@ -36,27 +36,11 @@ import redis
 
 from bec_core.redis_server import RedisServer
 from bench.bench_device_server import PointDriver, wait_running
-from bench.bench_scan_server import devices_yaml
+from bench.bench_scan_server import STOCK_SIMS, devices_yaml
 from bench.bench_startup import WRITE_CONFIG, default_stock_venv
 from bench.common import Stats, Table, cpu_seconds, print_table, run_async, spawn, stop_group
 
 HERE = Path(__file__).resolve().parent
-OPD_MOTOR = """samx:
-  deviceClass: ophyd_devices.SimPositioner
-  deviceConfig: {delay: 0, limits: [-50, 50], tolerance: 0.01}
-  readoutPriority: baseline
-  enabled: true
-  readOnly: false
-  softwareTrigger: false
-"""
-OPD_MONITOR = """mon{i}:
-  deviceClass: ophyd_devices.SimMonitor
-  deviceConfig: {{}}
-  readoutPriority: monitored
-  enabled: true
-  readOnly: false
-  softwareTrigger: false
-"""
 
 
 FLOOR = """
@@ -96,7 +80,7 @@ def sim_floor(monitors: int, points: int = 1000, runs: int = 3) -> list[float]:
 
 def opd_yaml(monitors: int) -> str:
     """One ophyd_devices SimPositioner and ``monitors`` ophyd_devices SimMonitors."""
-    return OPD_MOTOR + "".join(OPD_MONITOR.format(i=i) for i in range(monitors))
+    return devices_yaml(monitors, STOCK_SIMS)
 
 
 async def ours(

@@ -32,10 +32,20 @@ from collections import Counter
 from pathlib import Path
 
 from bec_core.endpoints import MessageEndpoints
-from bec_core.messages import BECStatus, ScanMessage, ScanQueueMessage
+from bec_core.messages import ScanMessage, ScanQueueMessage
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_server import RedisServer
-from bench.common import Stats, Table, cpu_seconds, print_tables, rss_mib, run_async, spawn, stop_group
+from bench.common import (
+    Stats,
+    Table,
+    cpu_seconds,
+    print_tables,
+    rss_mib,
+    run_async,
+    services_running,
+    spawn,
+    stop_group,
+)
 
 BIN = Path(sys.executable).parent
 MOTOR = """samx:
@@ -108,11 +118,7 @@ class Stack:
                 [str(BIN / "bec-scan-server"), "--redis", url, "--log-level", "WARNING"], log
             )
             self.conn = await AsyncRedisConnector(url).connect()
-            for name in ("ScanServer", "DeviceServer"):
-                async with self.conn.subscribe(MessageEndpoints.service_status(name)) as sub:
-                    msg = await self.conn.get(MessageEndpoints.service_status(name))
-                    while msg is None or msg.status != BECStatus.RUNNING:
-                        msg = (await sub.get(60)).value
+            await services_running(self.conn, ("ScanServer", "DeviceServer"))
         except BaseException:
             await self.__aexit__()
             raise

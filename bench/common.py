@@ -18,6 +18,19 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+async def services_running(conn: Any, names: Sequence[str], timeout: float = 60.0) -> None:
+    """Until each service's heartbeat (``user/services/status/<name>``) says RUNNING; ``conn`` is
+    a bec_core ``AsyncRedisConnector``. ``TimeoutError`` after ``timeout`` s without an update."""
+    from bec_core.endpoints import MessageEndpoints
+    from bec_core.messages import BECStatus
+
+    for name in names:
+        async with conn.subscribe(MessageEndpoints.service_status(name)) as sub:
+            msg = await conn.get(MessageEndpoints.service_status(name))
+            while msg is None or msg.status != BECStatus.RUNNING:
+                msg = (await sub.get(timeout)).value
+
+
 # --------------------------------------------------------------------------- statistics
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0..100) by nearest rank."""

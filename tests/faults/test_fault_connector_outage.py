@@ -10,7 +10,7 @@ from faultkit import FaultStack
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bec_core.endpoints import MessageEndpoints
-from bec_core.messages import VariableMessage
+from bec_core.messages import DeviceMessage, VariableMessage
 from bec_core.redis_connector import AsyncRedisConnector, RedisConnector
 
 pytestmark = pytest.mark.system
@@ -36,6 +36,36 @@ async def test_a_call_during_an_outage_completes_once_redis_is_back(fault_stack:
             await asyncio.wait_for(reconnected.wait(), DEADLINE)
         assert (await conn.get(MessageEndpoints.scan_number())).value == {"": 7}
         assert not conn.health.down and conn.health.outages == 1
+    finally:
+        await conn.close()
+
+
+async def test_a_subscription_made_during_an_outage_is_live_once_redis_is_back(
+    fault_stack: FaultStack,
+) -> None:
+    """``subscribe`` waits for Redis's confirmation: made while Redis is dead it neither hangs nor
+    returns a dead subscription; it is confirmed by the reconnection's resubscription, and a
+    message published after that reaches it."""
+    conn = await AsyncRedisConnector(fault_stack.redis.url, outage_timeout=DEADLINE).connect()
+    reconnected = asyncio.Event()
+    conn.on_reconnect(reconnected.set)
+    ep = MessageEndpoints.device_readback("samy")
+    try:
+        async with conn.subscribe(MessageEndpoints.device_readback("samx")):  # a pub/sub reader
+            fault_stack.kill_redis()
+            await asyncio.wait_for(_until(lambda: conn.health.down), DEADLINE)
+            late = conn.subscribe(ep)
+            entering = asyncio.create_task(late.__aenter__())
+            fault_stack.start_redis()
+            await asyncio.wait_for(entering, DEADLINE)
+            try:
+                await asyncio.wait_for(reconnected.wait(), DEADLINE)
+                reading = DeviceMessage(signals={"samy": {"value": 3.0, "timestamp": 1.0}})
+                await conn.set_and_publish(ep, reading)
+                got = await late.get(timeout=DEADLINE)
+                assert got.topic == ep.endpoint and got.value == reading
+            finally:
+                await late.__aexit__(None, None, None)
     finally:
         await conn.close()
 
