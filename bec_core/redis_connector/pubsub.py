@@ -237,6 +237,9 @@ class PubSubDispatcher:
         if confirmed is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT_S)
+            except asyncio.CancelledError:
+                await asyncio.shield(self.remove(sub))  # cancelled while subscribing: not left behind
+                raise
             except TimeoutError:
                 log.warning(
                     "Redis has not confirmed the subscription to %s within %.0f s",
@@ -259,6 +262,9 @@ class PubSubDispatcher:
                 subs.remove(sub)
             if not subs and key in self._subs:
                 del self._subs[key]
+                waiter = self._unconfirmed.pop(key, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)  # nobody is left to wait for this channel's confirmation
                 if not self._subs:
                     self._has_subs.clear()
                 if self._pubsub is not None:

@@ -70,6 +70,33 @@ async def test_a_subscription_made_during_an_outage_is_live_once_redis_is_back(
         await conn.close()
 
 
+async def test_a_subscription_cancelled_while_redis_is_frozen_is_not_left_behind(
+    fault_stack: FaultStack,
+) -> None:
+    """A frozen Redis never confirms a SUBSCRIBE: the caller that gives up (cancels) leaves no
+    subscription registered, and the connector subscribes normally once Redis answers again."""
+    conn = await AsyncRedisConnector(fault_stack.redis.url, outage_timeout=DEADLINE).connect()
+    ep = MessageEndpoints.device_readback("samy")
+    try:
+        async with conn.subscribe(MessageEndpoints.device_readback("samx")):  # the reader runs
+            fault_stack.freeze_redis()
+            try:
+                entering = asyncio.create_task(conn.subscribe(ep).__aenter__())
+                await asyncio.wait_for(_until(lambda: ep.endpoint in conn._pubsub.channels), DEADLINE)
+                entering.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await entering
+                assert ep.endpoint not in conn._pubsub.channels
+            finally:
+                fault_stack.thaw_redis()
+            async with conn.subscribe(ep) as sub:
+                reading = DeviceMessage(signals={"samy": {"value": 4.0, "timestamp": 1.0}})
+                await conn.set_and_publish(ep, reading)
+                assert (await sub.get(timeout=DEADLINE)).value == reading
+    finally:
+        await conn.close()
+
+
 async def test_a_call_gives_up_after_the_outage_deadline(fault_stack: FaultStack) -> None:
     conn = await AsyncRedisConnector(fault_stack.redis.url, outage_timeout=1.0).connect()
     try:
