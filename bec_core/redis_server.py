@@ -37,7 +37,7 @@ from bec_core.errors import ConfigError, RedisServerError
 __all__ = ["RedisServer", "find_redis_server", "free_port", "is_listening", "main"]
 
 #: Longest unix socket path Linux accepts (sun_path is 108 bytes including the NUL).
-_MAX_UNIX_PATH = 107
+MAX_UNIX_PATH = 107  #: bytes of a unix socket path (sun_path less its NUL)
 #: How many lines of the server's output a start error quotes.
 _TAIL_LINES = 12
 #: Pause between two readiness probes; a local redis-server answers within ~10 ms.
@@ -199,8 +199,8 @@ class RedisServer:
             raise ConfigError(f"persistence must be 'none' or 'aof', not {persistence!r}")
         if persistence == "aof" and data_dir is None:
             raise ConfigError("persistence='aof' needs a data_dir for the append-only file")
-        if unixsocket is not None and len(os.fsencode(unixsocket)) > _MAX_UNIX_PATH:
-            raise ConfigError(f"unix socket path is longer than {_MAX_UNIX_PATH} bytes: {unixsocket}")
+        if unixsocket is not None and len(os.fsencode(unixsocket)) > MAX_UNIX_PATH:
+            raise ConfigError(f"unix socket path is longer than {MAX_UNIX_PATH} bytes: {unixsocket}")
         self.host = host
         self.unixsocket: str | None = os.fspath(unixsocket) if unixsocket is not None else None
         self._auto_port = port is None and unixsocket is None

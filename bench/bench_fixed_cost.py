@@ -65,7 +65,7 @@ async def measure(scans: int, monitors: int, points: int) -> Table:
         async with Stack(monitors, Path(tmp)) as stack:
             for _ in range(5):  # warm-up: first imports, first connections
                 await stack.scan(points)
-            client = aredis.Redis.from_url(stack.redis.url)
+            client = aredis.Redis.from_url(stack.client_url)
             pubsub = client.pubsub()
             await pubsub.psubscribe("*")
             await pubsub.get_message(timeout=10)  # the PSUBSCRIBE confirmation

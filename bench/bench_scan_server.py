@@ -34,7 +34,7 @@ from pathlib import Path
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import ScanMessage, ScanQueueMessage
 from bec_core.redis_connector import AsyncRedisConnector
-from bec_core.redis_server import RedisServer
+from bec_core.redis_server import RedisServer, free_port
 from bench.common import (
     Stats,
     Table,
@@ -94,7 +94,15 @@ class Stack:
         self.tmp = tmp / f"m{monitors}-{uuid.uuid4().hex[:6]}"
         self.tmp.mkdir()
         (self.tmp / "devices.yaml").write_text(devices_yaml(monitors, classes))
-        self.redis = RedisServer(persistence="none", data_dir=self.tmp, log_file=self.tmp / "redis.log")
+        # as `bec-server start` runs them: the servers on the embedded Redis's unix socket, the
+        # client (here: the benchmark) on TCP
+        self.redis = RedisServer(
+            port=free_port(),
+            unixsocket=self.tmp / "redis.sock",
+            persistence="none",
+            data_dir=self.tmp,
+            log_file=self.tmp / "redis.log",
+        )
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     async def __aenter__(self) -> Stack:
@@ -117,7 +125,7 @@ class Stack:
             self.procs["scan server"] = spawn(
                 [str(BIN / "bec-scan-server"), "--redis", url, "--log-level", "WARNING"], log
             )
-            self.conn = await AsyncRedisConnector(url).connect()
+            self.conn = await AsyncRedisConnector(self.client_url).connect()
             await services_running(self.conn, ("ScanServer", "DeviceServer"))
         except BaseException:
             await self.__aexit__()
@@ -130,6 +138,11 @@ class Stack:
         for proc in self.procs.values():
             stop_group(proc)
         self.redis.stop()
+
+    @property
+    def client_url(self) -> str:
+        """Where clients connect: the TCP address (the servers use the unix socket)."""
+        return f"redis://{self.redis.address}"
 
     def pids(self) -> dict[str, int]:
         pids = {name: p.pid for name, p in self.procs.items()}
@@ -479,7 +492,7 @@ async def measure_long(points: int, monitors: int = 4, scan_type: str = "time_sc
         tmp = Path(tmp_dir)
         async with Stack(monitors, tmp) as stack:
             await stack.scan(5, scan_type)
-            sub = start_subscriber(stack.redis.url, points, tmp, 0)
+            sub = start_subscriber(stack.client_url, points, tmp, 0)
             try:
                 wait_ready(sub)
                 pids = {**stack.pids(), "subscriber": sub.pid}
@@ -547,7 +560,7 @@ async def measure_fanout(points: int, subscribers: int = 10, monitors: int = 4) 
         async with Stack(monitors, tmp) as stack:
             await stack.scan(5)
             alone, _ = await stack.scan(points)
-            subs = [start_subscriber(stack.redis.url, points, tmp, i) for i in range(subscribers)]
+            subs = [start_subscriber(stack.client_url, points, tmp, i) for i in range(subscribers)]
             try:
                 for sub in subs:
                     wait_ready(sub)

@@ -22,7 +22,14 @@ from bec_core.errors import BECError, ConfigError, ConnectorError, RedisServerEr
 from bec_core.launcher import heartbeats
 from bec_core.launcher.diagnose import redis_hint, reported_errors
 from bec_core.launcher.procs import is_alive, stop_processes, tail
-from bec_core.launcher.redis_setup import EmbeddedRedis, RedisTarget, check_credentials, probe, start_embedded
+from bec_core.launcher.redis_setup import (
+    EmbeddedRedis,
+    RedisTarget,
+    check_credentials,
+    probe,
+    services_url,
+    start_embedded,
+)
 from bec_core.launcher.specs import SERVICES, ServiceSpec, default_device_config, resolve_command
 from bec_core.launcher.state import REDIS_KEY, StateDir
 
@@ -102,6 +109,8 @@ def resolve_device_config(opts: LaunchOptions) -> Path | None:
 def service_argv(spec: ServiceSpec, opts: LaunchOptions, device_config: Path | None) -> list[str]:
     """The command line of one service: its entry point plus the pass-through flags.
 
+    ``--redis`` is the embedded Redis's unix socket while bec-server runs that Redis
+    (:func:`~bec_core.launcher.redis_setup.services_url`), else the configured URL.
     Credentials never go on a command line (``ps`` shows it): see :func:`child_env`.
     """
     argv = resolve_command(spec)
@@ -109,7 +118,7 @@ def service_argv(spec: ServiceSpec, opts: LaunchOptions, device_config: Path | N
         argv += ["--config", str(device_config)]
     elif spec.device_config and (initial := default_device_config()) is not None:
         argv += ["--initial-config", str(initial)]
-    argv += ["--redis", opts.target.url, "--state-dir", str(opts.state.root)]
+    argv += ["--redis", services_url(opts.state, opts.target), "--state-dir", str(opts.state.root)]
     if opts.service_config is not None:
         argv += ["--service-config", str(opts.service_config.absolute())]
     if opts.log_level:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +13,17 @@ from urllib.parse import urlsplit
 from bec_core.config import RedisSettings
 from bec_core.errors import ConfigError, ConnectorError, RedisServerError
 from bec_core.launcher.state import REDIS_KEY, StateDir
-from bec_core.redis_server import RedisServer
+from bec_core.redis_server import MAX_UNIX_PATH, RedisServer
 
-__all__ = ["EmbeddedRedis", "RedisTarget", "check_credentials", "probe", "start_embedded"]
+__all__ = [
+    "EmbeddedRedis",
+    "RedisTarget",
+    "check_credentials",
+    "probe",
+    "services_socket",
+    "services_url",
+    "start_embedded",
+]
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 Answer = Literal["redis", "other", "none"]
@@ -102,6 +111,30 @@ def _acl_file(state: StateDir, settings: RedisSettings) -> Path | None:
     return path
 
 
+def services_socket(state: StateDir, target: RedisTarget) -> Path | None:
+    """The unix socket an embedded Redis for TCP ``target`` also listens on, for the local services.
+
+    A message over a unix socket costs each side less CPU than over loopback TCP (on these
+    machines about 15 % of a scan point, all processes together: docs/benchmarks.md);
+    clients keep the TCP address. ``None`` when the path would be too long for a socket
+    or the target's URL names a database other than 0.
+    """
+    path = state.redis_socket
+    if len(os.fsencode(path)) > MAX_UNIX_PATH or urlsplit(target.url).path not in ("", "/", "/0"):
+        return None
+    return path
+
+
+def services_url(state: StateDir, target: RedisTarget) -> str:
+    """The Redis URL for the services bec-server starts: the unix socket of the embedded Redis
+    while that Redis runs and answers there (see :func:`services_socket`), else ``target.url``."""
+    path = services_socket(state, target) if target.path is None else None
+    if path is None or not path.exists() or state.live_pid(REDIS_KEY, ("redis-server",)) is None:
+        return target.url
+    url = f"unix://{path}"
+    return url if probe(RedisTarget(url, None, None, str(path), False)) == "redis" else target.url
+
+
 def start_embedded(state: StateDir, settings: RedisSettings, target: RedisTarget) -> EmbeddedRedis:
     """Start ``redis-server`` for ``target`` with append-only persistence in ``<state-dir>/redis``.
 
@@ -123,7 +156,7 @@ def start_embedded(state: StateDir, settings: RedisSettings, target: RedisTarget
     server = RedisServer(
         port=target.port,
         host=host,
-        unixsocket=target.path,
+        unixsocket=target.path or services_socket(state, target),
         persistence="aof",
         data_dir=state.redis_data,
         password=None if acl else kwargs.get("password"),

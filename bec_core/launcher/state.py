@@ -101,6 +101,11 @@ class StateDir:
         """``run/redis.url``: the Redis address of the last ``start`` (``status``/``stop`` use it)."""
         return self.run / "redis.url"
 
+    @property
+    def redis_socket(self) -> Path:
+        """``run/redis.sock``: the embedded Redis's unix socket, which the services use."""
+        return self.run / "redis.sock"
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold ``run/lock`` exclusively, so two ``bec-server start`` cannot interleave.

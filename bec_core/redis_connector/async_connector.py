@@ -131,12 +131,13 @@ class AsyncRedisConnector:
             # found by TCP keepalive and the idle health check; every wait of ours has its
             # own deadline above the connector.
             "socket_timeout": None,
-            "socket_keepalive": True,
             "health_check_interval": 30,
             "retry": OutageRetry(self.health, outage_timeout),
             "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, OSError],
             "client_name": name.replace(" ", "_"),
         }
+        if not self.url.startswith("unix:"):
+            kwargs["socket_keepalive"] = True  # a TCP option: redis-py's unix connection refuses it
         if username is not None:
             kwargs["username"] = username
         if password is not None:

@@ -285,3 +285,28 @@ async def test_resubscribes_after_redis_restart(own_redis) -> None:
         await conn.xadd(stream_ep, {"data": messages.LogMessage(log_type="info", log_msg="after restart")})
         assert await asyncio.wait_for(stream_got.get(), DEADLINE) == "after restart"
     await conn.close()
+
+
+async def test_a_unix_socket_url_serves_keys_pubsub_and_streams(tmp_path) -> None:
+    """``unix://`` URLs work end to end (redis-py's unix connection refused the TCP keep-alive option)."""
+    from bec_core.redis_connector import RedisConnector
+    from bec_core.redis_server import RedisServer
+
+    with RedisServer(unixsocket=tmp_path / "r.sock") as server:
+        assert server.url.startswith("unix://")
+        conn = await AsyncRedisConnector(server.url).connect()
+        try:
+            got: asyncio.Queue[MessageObject] = asyncio.Queue()
+            ep = MessageEndpoints.device_read("samx")
+            await conn.register(ep, cb=got.put_nowait)
+            await conn.set_and_publish(ep, device_msg(3.0))
+            msg = await asyncio.wait_for(got.get(), DEADLINE)
+            assert msg.value.signals["samx"]["value"] == 3.0
+            assert (await conn.get(ep)).signals["samx"]["value"] == 3.0
+            sync = RedisConnector(server.url)
+            try:
+                assert sync.get(ep).signals["samx"]["value"] == 3.0
+            finally:
+                sync.shutdown()
+        finally:
+            await conn.close()

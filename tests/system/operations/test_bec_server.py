@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from bec_server_stack import BEC_SERVER, TEST_DEVICES, Stack, stack_in
 
 from bec_core.launcher.procs import is_alive
@@ -71,6 +72,29 @@ def test_start_status_check_stop(stack: Stack) -> None:
     down = stack.run("check", "--service", "DeviceServer")
     assert down.returncode == 1
     assert stack.run("status").returncode == 3
+
+
+def _service_addresses(address: str, password: str | None = None, username: str | None = None) -> set[str]:
+    """Where the services' connections come from, as Redis sees them (CLIENT LIST over TCP)."""
+    host, port = address.rsplit(":", 1)
+    client = redis.Redis(host=host, port=int(port), username=username, password=password)
+    try:
+        names = {hb.split("/")[0] for hb in HEARTBEATS}
+        return {c["addr"].rsplit(":", 1)[0] for c in client.client_list() if c["name"].split("_")[0] in names}
+    finally:
+        client.close()
+
+
+def test_the_services_reach_the_embedded_redis_on_its_unix_socket(stack: Stack) -> None:
+    """Services started beside the Redis they started use its unix socket; clients keep TCP."""
+    sock = str(stack.state / "run" / "redis.sock")
+    assert stack.run("start", "--config", str(TEST_DEVICES)).returncode == 0
+    for _ in ("start", "restart"):
+        addresses = _service_addresses(stack.redis)  # Redis cuts a long path short in CLIENT LIST
+        assert len(addresses) == 1 and sock.startswith(addresses.pop()[:40]), addresses
+        assert stack.run("check").returncode == 0  # over TCP, as a client
+        assert stack.run("restart", "--config", str(TEST_DEVICES)).returncode == 0
+    assert stack.run("stop").returncode == 0
 
 
 def test_restart_replaces_the_processes(stack: Stack) -> None:
@@ -180,6 +204,8 @@ def test_stack_runs_with_an_acl_user(stack: Stack, acl_redis: RedisServer) -> No
     started = stack.run("start", "--config", str(TEST_DEVICES))
     assert started.returncode == 0, started.stderr
     assert "redis" not in stack.pids()  # an existing Redis is used, not replaced
+    addresses = _service_addresses(acl_redis.address, username="bec", password="s3cret")
+    assert addresses and all(a.startswith("127.0.0.1") for a in addresses)  # its TCP address
     assert stack.run("check").returncode == 0
     assert stack.run("stop").returncode == 0
 
