@@ -51,6 +51,8 @@ FILE_POLL_S = 0.01
 #: a short scan before the timed ones (first-scan imports and caches), on both stacks
 WARM_UP_POINTS = 5
 CLIENT_INFO = {"username": getpass.getuser(), "hostname": socket.gethostname(), "acl_user": "default"}
+
+
 def devices_yaml(monitors: int) -> str:
     """samx and ``monitors`` SimMonitors (ophyd_devices: valid for both stacks)."""
     return scan_devices_yaml(monitors, STOCK_SIMS)
