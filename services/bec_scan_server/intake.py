@@ -87,14 +87,18 @@ class Intake:
         # limits are checked when the request runs (a LimitError alarm, as stock BEC), not here
         return scan, self.registry.readout_priority(motors, extra_mon, on_request)
 
-    async def respond(self, metadata: dict[str, Any], accepted: bool, message: str = "") -> None:
+    async def respond(
+        self, metadata: dict[str, Any], accepted: bool, message: str = "", pipe: Any = None
+    ) -> None:
         """Answer on ``info/queue/queue_request_response`` with the request's metadata (RID); the
-        text is cut to :data:`MAX_ANSWER` characters (a refusal never echoes megabytes)."""
+        text is cut to :data:`MAX_ANSWER` characters (a refusal never echoes megabytes). Only
+        queued on ``pipe`` if given."""
         await self.connector.send(
             MessageEndpoints.scan_queue_request_response(),
             RequestResponseMessage(
                 accepted=accepted, message=_cut(message), metadata=bounded_metadata(metadata)
             ),
+            pipe=pipe,
         )
 
     async def handle_request(self, value: Any, channel: str) -> None:
@@ -118,8 +122,12 @@ class Intake:
             self._run_direct(value, scan, readout)
             return
         item = self.manager.new_item(value, scan, readout)
-        await self.manager.store_item(item)
-        await self.respond(value.metadata, True)
+        # stored and answered in one transaction (accepted if and only if stored); the item joins
+        # the queue, and its status goes out, only once both are done
+        pipe = self.connector.pipeline(transaction=True)
+        await self.manager.store_item(item, pipe=pipe)
+        await self.respond(value.metadata, True, pipe=pipe)
+        await pipe.execute()
         await self.manager.add(item)
 
     def _run_direct(self, request: ScanQueueMessage, scan: ScanBase, readout: dict[str, list[str]]) -> None:

@@ -88,9 +88,9 @@ class QueueManager:
         item.raw = encode(item.queue_id, item.scan_id, request)
         return item
 
-    async def store_item(self, item: QueueItem) -> None:
-        """Write a pending item to Redis (before the request is accepted)."""
-        await self.store.append(item.request.queue, item.raw)
+    async def store_item(self, item: QueueItem, pipe: Any = None) -> None:
+        """Write a pending item to Redis (before the request is accepted); on ``pipe`` if given."""
+        await self.store.append(item.request.queue, item.raw, pipe=pipe)
 
     async def add(self, item: QueueItem, position: int | None = None) -> None:
         """Queue a stored item and publish; the worker starts it when its turn comes."""
@@ -153,8 +153,7 @@ class QueueManager:
             queue.take(item)
             control = Control()  # before the first await: an abort from now on reaches this item
             self.controls[name] = control
-            await self._persist(partial(self.store.remove, name, item.raw), "taking the item from the store")
-            await self._persist(self.publish_status, "publishing the queue status")
+            await self._persist(partial(self._take, name, item), "taking the item from the store")
             if control.exit is not None:  # stopped in the window above, before it ran: it never runs
                 self.controls.pop(name, None)
                 item.reason = "user"
@@ -183,6 +182,15 @@ class QueueManager:
             finally:
                 self.controls.pop(name, None)
             await self._persist(partial(self._finished, queue, item, ok), "recording the finished item")
+
+    async def _take(self, name: str, item: QueueItem) -> None:
+        """Drop a started item from the store and publish the queue status: one round trip."""
+        pipe = self.connector.pipeline()
+        await self.store.remove(name, item.raw, pipe=pipe)
+        await self.connector.set_and_publish(
+            MessageEndpoints.scan_queue_status(), self.status_message(), pipe=pipe
+        )
+        await pipe.execute()
 
     async def _persist(self, op: Any, what: str) -> None:
         """Run ``op()``; while Redis is unavailable, wait for it and try again (a Redis outage must

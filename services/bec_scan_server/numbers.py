@@ -5,10 +5,13 @@ Clients see ``user/scan_number`` / ``user/dataset_number`` as in BEC 4.3.2:
 number as BEC's documentation shows, or ``{<account>: <number>}`` (BEC 4.3.2's
 per-account form) once an account is set; stock 4.3 clients read both (a client may
 write them to choose the next number). The numbers themselves come from
-internal counters that only grow: one WATCH/MULTI transaction reads the
-counters and the client-visible values, takes ``max(counter, visible) + 1``
-and writes both, so concurrent allocations get distinct numbers, a number is
-never reused, and a crash cannot skip one (nothing is written until EXEC).
+internal counters that only grow. An allocation takes ``max(counter, visible) + 1``
+from the four keys as last seen and writes the new values with one compare-and-set
+script (:data:`COMPARE_AND_SET`): it writes only if all four keys still hold what
+was seen, else it returns what they hold and the allocation is computed again. So
+concurrent allocations get distinct numbers, a number is never reused, a crash
+cannot skip one (the script writes all four or none), and the usual allocation is
+one round trip.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import ResponseError, WatchError
+from redis.exceptions import ResponseError
 
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import VariableMessage
@@ -31,6 +34,31 @@ DATASET_COUNTER = "internal/scan_server/dataset_number_counter"
 #: the largest scan or dataset number accepted (fits a signed 32-bit integer everywhere it goes:
 #: file names, HDF5 attributes, stock clients); a larger or malformed value is ignored
 MAX_NUMBER = 2**31 - 1
+
+
+#: KEYS: the four number keys; ARGV[1..4]: what each held when last seen ("" = absent,
+#: else "=" and the value), ARGV[5..8]: the new values. Writes them and returns 1 if every
+#: key still holds what was seen, else writes nothing and returns the keys' current values.
+COMPARE_AND_SET = """
+local current = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+for i = 1, 4 do
+  local seen = current[i] and ('=' .. current[i]) or ''
+  if seen ~= ARGV[i] then
+    return current
+  end
+end
+for i = 1, 4 do
+  redis.call('SET', KEYS[i], ARGV[i + 4])
+end
+return 1
+"""
+
+
+def _seen(raw: Any) -> bytes:
+    """A key's value as :data:`COMPARE_AND_SET` compares it."""
+    if raw is None:
+        return b""
+    return b"=" + (raw if isinstance(raw, bytes) else str(raw).encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +130,9 @@ class NumberAllocator:
         self.connector = connector
         self.account = ""
         self.last_scan_number = 0
+        self._script: Any = connector.redis.register_script(COMPARE_AND_SET)
+        #: the four keys' values as last read or written (None: not known yet)
+        self._seen: list[Any] | None = None
 
     async def start(self) -> None:
         """Read the account, create the client-visible keys if absent, remember the current number."""
@@ -131,27 +162,32 @@ class NumberAllocator:
         """Next scan number and dataset number (the dataset number stays if ``dataset_on_hold``)."""
         scan_key = MessageEndpoints.scan_number().endpoint
         dataset_key = MessageEndpoints.dataset_number().endpoint
+        keys = [SCAN_COUNTER, DATASET_COUNTER, scan_key, dataset_key]
         account = self.account
-        async with self.connector.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(SCAN_COUNTER, DATASET_COUNTER, scan_key, dataset_key)
-                    values: list[Any] = await pipe.mget(SCAN_COUNTER, DATASET_COUNTER, scan_key, dataset_key)
-                    scan = max(counter_value(values[0], SCAN_COUNTER), visible_value(values[2], account)) + 1
-                    last_dataset = max(
-                        counter_value(values[1], DATASET_COUNTER),
-                        visible_value(values[3], account, dataset_key),
-                    )
-                    dataset = max(last_dataset, 1) if dataset_on_hold else last_dataset + 1
-                    pipe.multi()
-                    pipe.set(SCAN_COUNTER, scan)
-                    pipe.set(DATASET_COUNTER, dataset)
-                    pipe.set(scan_key, dumps(VariableMessage(value=visible(account, scan))))
-                    pipe.set(dataset_key, dumps(VariableMessage(value=visible(account, dataset))))
-                    await pipe.execute()
-                    break
-                except WatchError:
-                    continue  # somebody else allocated or a client wrote: read again
+        values = self._seen
+        if values is None:
+            values = list(await self.connector.redis.mget(*keys))
+        while True:
+            scan = max(counter_value(values[0], SCAN_COUNTER), visible_value(values[2], account)) + 1
+            last_dataset = max(
+                counter_value(values[1], DATASET_COUNTER), visible_value(values[3], account, dataset_key)
+            )
+            dataset = max(last_dataset, 1) if dataset_on_hold else last_dataset + 1
+            new = [
+                str(scan).encode(),
+                str(dataset).encode(),
+                dumps(VariableMessage(value=visible(account, scan))),
+                dumps(VariableMessage(value=visible(account, dataset))),
+            ]
+            try:
+                result = await self._script(keys=keys, args=[*(_seen(v) for v in values), *new])
+            except BaseException:
+                self._seen = None  # the write may or may not have happened: read afresh next time
+                raise
+            if result == 1:
+                self._seen = new
+                break
+            values = list(result)  # somebody else allocated or a client wrote: compute again
         self.last_scan_number = max(self.last_scan_number, scan)
         return Numbers(scan, dataset)
 

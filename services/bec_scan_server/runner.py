@@ -182,16 +182,23 @@ class Runner:
         scan = item.scan
         numbers = await self.numbers.allocate(bool(item.request.metadata.get("dataset_id_on_hold")))
         item.scan_number, item.dataset_number = numbers.scan_number, numbers.dataset_number
-        await self.on_change()
+        # the queue status with the scan number goes out while the positions and limits are read
+        numbered = asyncio.ensure_future(self.on_change())
         staged: list[str] = []
         opened = False
         try:
-            await self._device_server_up()
-            groups = item.readout_priority
-            ctx.triggered = self.registry.software_triggered(groups["monitored"] + groups["async"])
-            if scan.relative or scan.needs_positions:
-                ctx.positions = await self._positions(ctx, scan.motors())
-            await self.registry.check_limits(scan.targets(ctx.positions))
+            try:
+                await self._device_server_up()
+                groups = item.readout_priority
+                ctx.triggered = self.registry.software_triggered(groups["monitored"] + groups["async"])
+                if scan.relative or scan.needs_positions:
+                    ctx.positions = await self._positions(ctx, scan.motors())
+                await self.registry.check_limits(scan.targets(ctx.positions))
+            finally:
+                await asyncio.wait([numbered])  # published before the scan opens or fails
+                if not numbered.cancelled():
+                    numbered.exception()  # retrieved here; raised below unless the scan failed already
+            numbered.result()
             staged = groups["monitored"] + groups["baseline"] + groups["async"]
             opening = self.status_msg(ctx, "open")
             opened = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from bec_core.messages import ScanQueueMessage, VariableMessage
 from bec_core.redis_connector import AsyncRedisConnector
@@ -47,12 +48,18 @@ class QueueStore:
         """The list holding ``queue``'s pending requests."""
         return PREFIX + queue
 
-    async def append(self, queue: str, raw: bytes) -> None:
-        """Add a request at the end of the queue."""
+    async def append(self, queue: str, raw: bytes, pipe: Any = None) -> None:
+        """Add a request at the end of the queue; only queued on ``pipe`` if given."""
+        if pipe is not None:
+            pipe.rpush(self.key(queue), raw)
+            return
         await self.redis.rpush(self.key(queue), raw)
 
-    async def remove(self, queue: str, raw: bytes) -> None:
-        """Drop a request (it started, or was cancelled)."""
+    async def remove(self, queue: str, raw: bytes, pipe: Any = None) -> None:
+        """Drop a request (it started, or was cancelled); only queued on ``pipe`` if given."""
+        if pipe is not None:
+            pipe.lrem(self.key(queue), 1, raw)
+            return
         await self.redis.lrem(self.key(queue), 1, raw)
 
     async def rewrite(self, queue: str, raws: list[bytes]) -> None:

@@ -10,20 +10,22 @@
 * ``tolerance``, ``settle_time``, ``velocity``, ``acceleration``, ``precision``,
   ``egu``, ``init_position``, ``timeout``.
 
-The move runs in a daemon thread (or completes at once for ``delay: 0``); the
-returned :class:`ophyd.status.MoveStatus` finishes from that thread, so nothing
-waits on it by blocking.
+The move runs in a daemon thread and the returned :class:`ophyd.status.MoveStatus`
+finishes from that thread, so nothing waits on it by blocking; for ``delay: 0`` the
+move completes on the call and its status is finished already.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
+import time
 from typing import Any
 
 from ophyd import Component as Cpt
 from ophyd import Device, PositionerBase, Signal
-from ophyd.status import MoveStatus
+from ophyd.status import DeviceStatus, StatusBase
 from ophyd.utils import LimitError
 
 from bec_device_server.sim.lean import LeanRead
@@ -138,29 +140,42 @@ class SimPositioner(LeanRead, Device, PositionerBase):
     # ------------------------------------------------------------------ motion
     def move(
         self, position: float, wait: bool = False, moved_cb: Any = None, timeout: float | None = None
-    ) -> MoveStatus:
-        """Start a move to ``position``; returns a MoveStatus that finishes when it arrives."""
+    ) -> StatusBase:
+        """Start a move to ``position``; returns a MoveStatus that finishes when it arrives (for
+        ``delay: 0``, a status finished already: see :meth:`_move_now`)."""
         self.check_value(position)
         target = float(position)
         self._abort_running_move()
+        if not self.delay:
+            return self._move_now(target, moved_cb)
         status = super().move(target, moved_cb=moved_cb, timeout=timeout)
         self.setpoint.put(target)
-        if not self.delay:
-            self._update_readback(target)
-            self._done_moving(success=True)
-        else:
-            self._stop_event = threading.Event()
-            self.motor_is_moving.put(1)
-            thread = threading.Thread(
-                target=self._run_move,
-                args=(self.position, target, self._stop_event),
-                name=f"sim-move-{self.name}",
-                daemon=True,
-            )
-            self._move_thread = thread
-            thread.start()
+        self._stop_event = threading.Event()
+        self.motor_is_moving.put(1)
+        thread = threading.Thread(
+            target=self._run_move,
+            args=(self.position, target, self._stop_event),
+            name=f"sim-move-{self.name}",
+            daemon=True,
+        )
+        self._move_thread = thread
+        thread.start()
         if wait:
             status.wait()
+        return status
+
+    def _move_now(self, target: float, moved_cb: Any) -> DeviceStatus:
+        """An instant move, done on the call as ophyd's own ``SynAxis`` does it: setpoint, readback
+        and the ``done`` subscriptions run, and the status returned is finished already (after
+        ``settle_time``). A MoveStatus would subscribe a progress watcher to the readback and
+        remove it again: most of the cost of an instant move (about 35 of 45 us)."""
+        self.setpoint.put(target)
+        self._update_readback(target)
+        self._run_subs(sub_type=self.SUB_DONE, timestamp=time.time(), value=target)
+        status = DeviceStatus(self, settle_time=self._settle_time)
+        if moved_cb is not None:
+            status.add_callback(functools.partial(moved_cb, obj=self))
+        status.set_finished()
         return status
 
     def _run_move(self, start: float, target: float, stop: threading.Event) -> None:
