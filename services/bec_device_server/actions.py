@@ -265,7 +265,7 @@ class Actions:
         """A remote procedure call (see :mod:`bec_device_server.rpc`); no lock, like a user's call."""
         return await run_rpc(self.server, job)
 
-    async def point(self, job: Job) -> dict[str, Any]:
+    async def point(self, job: Job) -> dict[str, Any] | None:
         """One whole step-scan point: set, settle, trigger, wait, read (see :mod:`.point`)."""
         return await run_point(self, job)
 

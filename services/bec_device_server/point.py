@@ -4,8 +4,10 @@
 "settling_time_after_trigger", "read": [devs]}``: all moves run concurrently
 and are awaited, then the triggers (concurrently), then the read devices are
 read concurrently and published as ``device_read`` with the instruction's
-metadata. The reply's result is ``{dev: signals}``. The locks of every device
-involved are held for the whole point.
+metadata. The reply's result is ``{dev: signals}``, unless the instruction asks
+for its scan segment (``"segment"``, see :class:`~bec_device_server.publish.Segment`):
+then the readings are published as that segment in the same command, and the
+result is None. The locks of every device involved are held for the whole point.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bec_device_server.bridge import run_action
 from bec_device_server.errors import InstructionError
 from bec_device_server.jobs import Job, param
+from bec_device_server.publish import Segment
 
 if TYPE_CHECKING:
     from bec_device_server.actions import Actions
@@ -30,8 +33,9 @@ def _names(job: Job, key: str) -> list[str]:
     return names
 
 
-async def run_point(actions: Actions, job: Job) -> dict[str, Any]:
-    """Execute a point instruction; returns ``{dev: signals}`` of the read devices."""
+async def run_point(actions: Actions, job: Job) -> dict[str, Any] | None:
+    """Execute a point instruction; returns ``{dev: signals}`` of the read devices (None when it
+    publishes them as its scan segment)."""
     server = actions.server
     moves = param(job, "set", dict, {})
     settling = param(job, "settling_time", float, 0.0)
@@ -39,6 +43,8 @@ async def run_point(actions: Actions, job: Job) -> dict[str, Any]:
     min_wait = param(job, "min_wait", float, 0.0)
     settling_after = param(job, "settling_time_after_trigger", float, 0.0)
     reads = _names(job, "read")
+    raw_segment = job.instr.parameter.get("segment")
+    segment = Segment.parse(raw_segment) if raw_segment is not None else None
     set_entries = server.resolve(list(moves), writable=True) if moves else {}
     trigger_entries = server.resolve(triggers) if triggers else {}
     read_entries = server.resolve(reads) if reads else {}
@@ -74,6 +80,9 @@ async def run_point(actions: Actions, job: Job) -> dict[str, Any]:
     add, metadata = job.readings.add, job.metadata
     for name, signals in readings.items():
         add(name, signals, metadata, True)
+    if segment is not None:
+        job.readings.segment(segment)
+        return None
     return readings
 
 

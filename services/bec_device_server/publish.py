@@ -3,14 +3,16 @@
 Each helper only queues commands on ``pipe``; the caller executes the pipeline,
 so the publications of one request cost one round trip. Readings are encoded
 once and the same bytes are SET and PUBLISHed on both ``device_read`` and
-``device_readback``; an instruction's readings, reply and ``XACK`` are one
-command (:data:`FINISH_SCRIPT`).
+``device_readback``; an instruction's readings, its scan segment (a ``point``
+that asks for one, :class:`Segment`), reply and ``XACK`` are one command
+(:data:`FINISH_SCRIPT`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio.client import Pipeline
@@ -26,10 +28,12 @@ from bec_core.messages import (
     DeviceMessage,
     DeviceStatusMessage,
     ErrorInfo,
+    ScanMessage,
 )
 from bec_core.redis_connector import AsyncRedisConnector
 from bec_core.redis_connector.direct import pack
 from bec_core.serialization import dumps
+from bec_device_server.errors import InstructionError
 
 if TYPE_CHECKING:
     from bec_device_server.devices import DeviceEntry
@@ -38,14 +42,17 @@ log = logging.getLogger(__name__)
 
 _READ = "info/devices/read/"
 _READBACK = "info/devices/readback/"
+_SEGMENT_CHANNEL = MessageEndpoints.scan_segment().endpoint
+_NO_SEGMENT = ("", "", b"", "", "", "")  # FINISH_SCRIPT's ARGV[8..13] without a segment
 
 
 #: One command for a whole round trip: SET+PUBLISH every reading on ``device_read/<name>`` and/or
-#: ``device_readback/<name>``, then PUBLISH the reply (if any) and XACK the stream entry (if
-#: any), in this order. The readings travel as two arguments, an index (``"<flags> <name
-#: bytes> <value bytes> "`` per reading; flags 1 = read, 3 = read and readback) and the names
-#: and values back to back: redis-py spends about 1 us packing each argument, which for
-#: four arguments per device was most of the device server's cost of a 50-device point.
+#: ``device_readback/<name>``, then the scan segment (if any: ARGV[8..13], see :class:`Segment`),
+#: then PUBLISH the reply (if any) and XACK the stream entry (if any), in this order. The
+#: readings travel as two arguments, an index (``"<flags> <name bytes> <value bytes> "`` per
+#: reading; flags 1 = read, 3 = read and readback) and the names and values back to back:
+#: redis-py spends about 1 us packing each argument, which for four arguments per device was
+#: most of the device server's cost of a 50-device point.
 FINISH_SCRIPT = f"""
 local index, blob = ARGV[1], ARGV[2]
 local pos, n = 1, 0
@@ -62,6 +69,14 @@ for flags, name_len, value_len in string.gmatch(index, '(%d+) (%d+) (%d+) ') do
     redis.call('PUBLISH', '{_READBACK}' .. name, value)
   end
   n = n + 1
+end
+if ARGV[8] ~= '' and redis.call('EXISTS', ARGV[12]) == 0 then
+  if redis.call('SET', ARGV[8], ARGV[10], 'NX', 'EX', ARGV[11]) then
+    redis.call('PUBLISH', ARGV[9], ARGV[10])
+  end
+  if ARGV[13] ~= '' then
+    redis.call('DEL', ARGV[13])
+  end
 end
 if ARGV[3] ~= '' then
   redis.call('PUBLISH', ARGV[3], ARGV[4])
@@ -104,6 +119,91 @@ def encode_reading(
     return b"".join((head, dumps(metadata) if metadata_raw is None else metadata_raw, middle, dumps(signals)))
 
 
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """The scan segment a ``point`` publishes with its readings (parameter ``segment``).
+
+    The scan server asks for it so that the readings are not sent back and forth: the
+    device server publishes ``ScanMessage(point_id, scan_id, data=readings, metadata)`` on
+    ``scan_segment`` and stores it at ``key`` for ``expire`` s, both only if ``key`` does not
+    exist yet (a point is published once, also when its instruction is executed again) and
+    only if ``guard`` does not exist (the scan server has withdrawn the point). ``forget``:
+    an older public segment key to delete (the scan server's retention window), or "".
+    """
+
+    scan_id: str
+    point_id: int
+    metadata: dict[str, Any]
+    key: str
+    expire: int
+    guard: str
+    forget: str
+
+    @classmethod
+    def parse(cls, value: Any) -> Segment:
+        """From the parameter's dict; :class:`InstructionError` names what is wrong."""
+        if not isinstance(value, dict):
+            raise InstructionError(f"point: parameter 'segment' must be a dict, not {type(value).__name__}")
+        kinds: dict[str, type] = {
+            "scan_id": str, "point_id": int, "metadata": dict, "key": str, "expire": int, "guard": str,
+        }  # fmt: skip
+        for name, kind in kinds.items():
+            field_value = value.get(name)
+            if not isinstance(field_value, kind) or isinstance(field_value, bool):
+                raise InstructionError(
+                    f"point: segment field {name!r} must be {kind.__name__}, not {field_value!r:.80}"
+                )
+        if not value["key"] or not value["guard"] or value["expire"] < 1 or value["point_id"] < 0:
+            raise InstructionError(
+                f"point: a segment needs a key, a guard, expire >= 1 and point_id >= 0: {value!r:.200}"
+            )
+        forget = value.get("forget") or ""
+        if not isinstance(forget, str):
+            raise InstructionError(f"point: segment field 'forget' must be str, not {forget!r:.80}")
+        return cls(
+            value["scan_id"], value["point_id"], value["metadata"], value["key"], value["expire"],
+            value["guard"], forget,
+        )  # fmt: skip
+
+
+def _map_header(n: int) -> bytes:
+    """The msgpack header of a map of ``n`` entries."""
+    if n < 16:
+        return bytes((0x80 | n,))
+    return b"\xde" + n.to_bytes(2, "big") if n < 2**16 else b"\xdf" + n.to_bytes(4, "big")
+
+
+def _scan_message_head() -> bytes | None:
+    """The bytes of an encoded ScanMessage before its fields (``metadata``, ``point_id``, ``scan_id``,
+    ``data``, in that order), or None if the codec ever lays the message out differently."""
+    tail = b"\x84\xa8metadata\x80\xa8point_id\x00\xa7scan_id\xa0\xa4data\x80"
+    probe = dumps(ScanMessage.model_construct(metadata={}, point_id=0, scan_id="", data={}))
+    return probe[: -len(tail)] if probe.endswith(tail) else None
+
+
+_SCAN_MESSAGE_HEAD = _scan_message_head()
+
+
+def encode_segment(segment: Segment, signals: list[tuple[str, dict[str, Any], bytes]]) -> bytes:
+    """``dumps(ScanMessage(point_id, scan_id, data={name: signals}, metadata))``, byte for byte, from
+    the readings' signals encoded already (``(name, signals, dumps(signals))`` in read order)."""
+    if _SCAN_MESSAGE_HEAD is None:
+        data = {name: value for name, value, _ in signals}
+        return dumps(
+            ScanMessage.model_construct(
+                metadata=segment.metadata, point_id=segment.point_id, scan_id=segment.scan_id, data=data
+            )
+        )
+    parts = [
+        _SCAN_MESSAGE_HEAD, b"\x84\xa8metadata", dumps(segment.metadata), b"\xa8point_id",
+        dumps(segment.point_id), b"\xa7scan_id", dumps(segment.scan_id), b"\xa4data",
+        _map_header(len(signals)),
+    ]  # fmt: skip
+    for name, _, raw in signals:
+        parts += (dumps(name), raw)
+    return b"".join(parts)
+
+
 class Readings:
     """Device readings collected for one round trip; :meth:`queue` sends them as one command."""
 
@@ -112,6 +212,8 @@ class Readings:
         self._blob: list[bytes] = []
         self._metadata: dict[str, Any] | None = None
         self._metadata_raw = b""
+        self._signals: list[tuple[str, dict[str, Any], bytes]] = []  # for a segment
+        self._segment: tuple[str, ...] = _NO_SEGMENT
 
     def __len__(self) -> int:
         return len(self._index)
@@ -122,23 +224,34 @@ class Readings:
         """SET+PUBLISH ``device_read/<name>`` (and ``device_readback/<name>``), encoded once."""
         if metadata is not self._metadata:  # the metadata of one instruction is encoded once
             self._metadata, self._metadata_raw = metadata, dumps(metadata)
+        signals_raw = dumps(signals)
+        self._signals.append((name, signals, signals_raw))
         if _DEVICE_MESSAGE is None:
             raw = encode_reading(signals, metadata)
         else:
-            raw = b"".join((_DEVICE_MESSAGE[0], self._metadata_raw, _DEVICE_MESSAGE[1], dumps(signals)))
+            raw = b"".join((_DEVICE_MESSAGE[0], self._metadata_raw, _DEVICE_MESSAGE[1], signals_raw))
         key = name.encode()
         self._index.append(f"{3 if readback else 1} {len(key)} {len(raw)} ")
         self._blob += (key, raw)
 
+    def segment(self, segment: Segment) -> None:
+        """Publish the readings added so far as ``segment`` too, in the same command."""
+        raw = encode_segment(segment, self._signals)
+        self._segment = (
+            segment.key, _SEGMENT_CHANNEL, raw, str(segment.expire), segment.guard, segment.forget,
+        )  # fmt: skip
+
     def take(
         self, *, reply: tuple[str, bytes] | None = None, ack: tuple[str, str, str] | None = None
     ) -> tuple[Any, ...]:
-        """The arguments of :data:`FINISH_SCRIPT` for the readings, ``reply`` = (channel, bytes) and
-        ``ack`` = (stream, group, entry id); start over."""
+        """The arguments of :data:`FINISH_SCRIPT` for the readings, the segment, ``reply`` =
+        (channel, bytes) and ``ack`` = (stream, group, entry id); start over."""
         channel, raw = reply or ("", b"")
         stream, group, entry_id = ack or ("", "", "")
-        args = ("".join(self._index), b"".join(self._blob), channel, raw, stream, group, entry_id)
-        self._index, self._blob = [], []
+        args = (
+            "".join(self._index), b"".join(self._blob), channel, raw, stream, group, entry_id, *self._segment,
+        )  # fmt: skip
+        self._index, self._blob, self._signals, self._segment = [], [], [], _NO_SEGMENT
         return args
 
     def queue(
@@ -295,7 +408,9 @@ __all__ = [
     "FINISH_SCRIPT",
     "Finisher",
     "Readings",
+    "Segment",
     "encode_reading",
+    "encode_segment",
     "queue_alarm",
     "queue_device_config",
     "queue_initial",

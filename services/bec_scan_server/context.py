@@ -111,6 +111,7 @@ class ScanContext:
         self.max_points = item.scan.num_readouts() if item.is_scan else 0
         self.background: list[asyncio.Task[Any]] = []
         self._ahead: deque[Pending] = deque()  # points sent by point_ahead, oldest first
+        self._withdrawn: list[int] = []  # point ids of withdrawn points that may publish themselves
         self._readbacks: dict[str, dict[str, Any]] = {}
         self._readback_seen = asyncio.Event()
         self.segment_metadata = {
@@ -172,7 +173,7 @@ class ScanContext:
                 await self.points_done()  # pause between points with nothing in flight
             await self.control.checkpoint(self._on_pause, self._on_resume)
             before = self._ahead[-1].instr_id if self._ahead else None
-            self._ahead.append(await self._send_point(set or {}, set_of(None), before))
+            self._ahead.append(await self._send_point(set or {}, set_of(None), before, segment=True))
         except BaseException:
             self._withdraw_ahead()
             raise
@@ -190,13 +191,33 @@ class ScanContext:
         pending = self._ahead[0]
         reply = await self.instructions.wait(pending)
         self._ahead.popleft()
-        self._publish_reply(reply, set())
+        if "segment" in pending.extra and reply.result is None:
+            self._count_point()  # the device server published the segment with the readings
+        else:
+            self._publish_reply(reply, set())
 
     def _withdraw_ahead(self) -> None:
         while self._ahead:
-            self.instructions.forget(self._ahead.popleft())
+            pending = self._ahead.popleft()
+            self.instructions.forget(pending)
+            if "segment" in pending.extra:
+                self._withdrawn.append(pending.extra["segment"])
 
-    async def _send_point(self, moves: dict[str, float], skip: set[str], after: str | None) -> Pending:
+    async def settle_withdrawn(self) -> None:
+        """Count the withdrawn points whose segments the device server had published already, and
+        make sure it publishes no other, before the scan's end says how many points it has."""
+        if not self._withdrawn:
+            return
+        point_ids = sorted(self._withdrawn)
+        published = await self.publisher.withdraw(self._scan_id_text, point_ids)
+        self._withdrawn = []
+        for point_id, done in zip(point_ids, published, strict=True):
+            if done and point_id == self.point_id:  # points run (and publish) in order
+                self._count_point()
+
+    async def _send_point(
+        self, moves: dict[str, float], skip: set[str], after: str | None, segment: bool = False
+    ) -> Pending:
         scan = self.item.scan
         read = [d for d in self.monitored if d not in skip] if skip else self.monitored
         devices = sorted({*moves, *self.triggered, *read})
@@ -219,9 +240,14 @@ class ScanContext:
             + scan.settling_time_after_trigger
             + t.device_read
         )
-        meta = {**self._point_metadata, "point_id": self.point_id + len(self._ahead)}
+        point_id = self.point_id + len(self._ahead)
+        meta = {**self._point_metadata, "point_id": point_id}
         if after is not None:
             meta["after"] = after
+        if segment:  # published by the device server with the readings: they need not come back
+            parameter["segment"] = self.publisher.segment_spec(
+                self._scan_id_text, point_id, self.segment_metadata
+            )
         # the previous point's publications go out in the same write, ahead of this instruction;
         # a point sent ahead also waits out the one before it
         before = self._ahead[-1].extra.get("wait", 0.0) if after is not None and self._ahead else 0.0
@@ -229,6 +255,8 @@ class ScanContext:
             devices, "point", parameter, meta, timeout=timeout, publisher=self.publisher, extra_wait=before
         )
         pending.extra["wait"] = timeout + t.instruction_reply  # what one behind it waits out as well
+        if segment:
+            pending.extra["segment"] = point_id
         return pending
 
     def _publish_reply(self, reply: Any, skip: set[str]) -> dict[str, Any]:
@@ -245,13 +273,20 @@ class ScanContext:
         """Hand a point's readings to the publisher and count it."""
         point_id = self.point_id
         self.point_id += 1
-        progress = ProgressMessage(
+        self.publisher.point(self._scan_id_text, point_id, data, self.segment_metadata, self._progress())
+
+    def _count_point(self) -> None:
+        """Count a point whose segment the device server published; its progress goes out."""
+        self.point_id += 1
+        self.publisher.progress(self._progress())
+
+    def _progress(self) -> ProgressMessage:
+        return ProgressMessage(
             value=self.point_id,
             max_value=max(self.max_points, self.point_id),
             done=False,
             metadata=self._progress_metadata,
         )
-        self.publisher.point(self._scan_id_text, point_id, data, self.segment_metadata, progress)
 
     async def read(self, devices: list[str]) -> dict[str, Any]:
         """Read devices (``{device: signals}``), published as device_read by the device server."""

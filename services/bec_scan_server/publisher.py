@@ -110,6 +110,11 @@ def scan_status_commands(msg: ScanStatusMessage, expire_s: int) -> list[Command]
     ]
 
 
+def withdrawn_key(scan_id: str, point_id: int) -> str:
+    """Set once the scan server has withdrawn a point: its segment must not be published any more."""
+    return f"internal/scan_server/withdrawn/{scan_id}/{point_id}"
+
+
 class DataPublisher:
     """Publishes scan points in order, batching whatever accumulated while Redis was busy.
 
@@ -165,6 +170,39 @@ class DataPublisher:
             commands.append(("DEL", MessageEndpoints.public_scan_segment(scan_id, old).endpoint))
         commands += [("SET", self._progress, raw_progress), ("PUBLISH", self._progress, raw_progress)]
         self._put(Commands(commands))
+
+    def segment_spec(self, scan_id: str, point_id: int, metadata: dict[str, Any]) -> dict[str, Any]:
+        """What a ``point`` instruction needs to publish its own segment (the device server's
+        ``Segment``): the same keys, expiry and retention window as :meth:`point`."""
+        old = point_id - self.window
+        forget = ""
+        if self.window and old >= 0:
+            forget = MessageEndpoints.public_scan_segment(scan_id, old).endpoint
+        return {
+            "scan_id": scan_id,
+            "point_id": point_id,
+            "metadata": metadata,
+            "key": MessageEndpoints.public_scan_segment(scan_id, point_id).endpoint,
+            "expire": self.expiry,
+            "guard": withdrawn_key(scan_id, point_id),
+            "forget": forget,
+        }
+
+    def progress(self, progress: ProgressMessage) -> None:
+        """Queue a point's progress alone (its segment was published by the device server)."""
+        raw = dumps(progress)
+        self._put(Commands([("SET", self._progress, raw), ("PUBLISH", self._progress, raw)]))
+
+    async def withdraw(self, scan_id: str, point_ids: list[int]) -> list[bool]:
+        """Stop the device server from publishing these points' segments; for each, whether it had
+        published it already. One transaction: a point's segment is published (by the device
+        server's script) either before its guard is set, and then its key exists here, or never."""
+        pipe = self.connector.pipeline(transaction=True)
+        for point_id in point_ids:
+            pipe.set(withdrawn_key(scan_id, point_id), 1, ex=self.expiry)
+            pipe.exists(MessageEndpoints.public_scan_segment(scan_id, point_id).endpoint)
+        replies = await pipe.execute()
+        return [bool(exists) for exists in replies[1::2]]
 
     def commands(self, commands: list[Command]) -> None:
         """Queue raw commands (kept in order with the points)."""

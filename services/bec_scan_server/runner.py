@@ -338,6 +338,7 @@ class Runner:
                 await self.connector.health.wait_up(self.connector.outage_timeout)
 
     async def _publish_end(self, ctx: ScanContext, status: str, reason: str | None, note: str | None) -> None:
+        await ctx.settle_withdrawn()  # points withdrawn but published by the device server count
         try:
             await self.publisher.flush()
         except TimeoutError:

@@ -47,6 +47,30 @@ async def test_pause_resume_abort(conn, rec):
     await rec.wait_for(lambda: not rec.msgs["queue"][-1].queue["primary"].info, "queue emptied")
 
 
+async def test_an_aborted_scan_has_exactly_the_segments_its_end_counts(conn, rec):
+    """Points sent ahead publish their own segments (device server): an abort withdraws the one in
+    flight, and the end's count, the segments seen and the stored segments agree, also afterwards."""
+    for after in (1, 2, 5, 8, 13):
+        msg = request("line_scan", {"samx": [-5, 5]}, steps=40, exp_time=0.005, relative=False)
+        assert (await submit(conn, rec, msg)).accepted
+        scan_id = await scan_id_of(rec, msg.metadata["RID"])
+        await rec.wait_for(lambda: len(rec.segments(scan_id)) >= after, f"{after} points")  # noqa: B023
+        await modify(conn, "abort", scan_id=scan_id)
+        await rec.wait_for(lambda: "aborted" in rec.statuses(scan_id), "aborted")  # noqa: B023
+        await rec.wait_for(lambda: not rec.msgs["queue"][-1].queue["primary"].info, "queue emptied")
+        end = next(m for m in rec.msgs["scan_status"] if m.scan_id == scan_id and m.status == "aborted")
+        stored = await conn.keys(MessageEndpoints.public_scan_segment(scan_id))
+        ids = [s.point_id for s in rec.segments(scan_id)]
+        assert ids == list(range(len(ids)))
+        assert end.num_monitored_readouts == len(ids) == len(stored) < 40
+    # a scan after them runs whole: nothing withdrawn is left behind in the device server
+    msg = request("line_scan", {"samx": [-5, 5]}, steps=5, exp_time=0, relative=False)
+    assert (await submit(conn, rec, msg)).accepted
+    scan_id = await scan_id_of(rec, msg.metadata["RID"])
+    await rec.wait_for(lambda: "closed" in rec.statuses(scan_id), "closed")
+    assert [s.point_id for s in rec.segments(scan_id)] == list(range(5))
+
+
 async def test_aborting_a_paused_scan_leaves_an_empty_queue_running(conn, rec):
     """As stock: a paused queue with nothing left to run goes back to RUNNING (e2e test_scan_abort)."""
     msg = slow_scan()

@@ -7,12 +7,13 @@ import asyncio
 import numpy as np
 import pytest
 from bec_device_server.devices import DeviceLock
-from bec_device_server.publish import Readings, encode_reading
+from bec_device_server.errors import InstructionError
+from bec_device_server.publish import Readings, Segment, encode_reading, encode_segment
 from bec_device_server.sim import SimCamera, SimFailing, SimMonitor, SimPositioner
 from ophyd import Device, Kind
 from ophyd.utils import DisconnectedError
 
-from bec_core.messages import DeviceMessage
+from bec_core.messages import DeviceMessage, ScanMessage
 from bec_core.serialization import dumps, loads
 
 
@@ -76,10 +77,11 @@ def test_readings_take_indexes_names_and_values() -> None:
     meta = {"point_id": 1}
     readings.add("mon", {"mon": {"value": 1.0, "timestamp": 1.0}}, meta)
     readings.add("détecteur", {"d": {"value": 2.0, "timestamp": 1.0}}, meta, readback=False)
-    index, blob, channel, raw, stream, group, entry = readings.take(
+    index, blob, channel, raw, stream, group, entry, *segment = readings.take(
         reply=("ch", b"R"), ack=("st", "g", "1-0")
     )
     assert (channel, raw, stream, group, entry) == ("ch", b"R", "st", "g", "1-0")
+    assert segment == ["", "", b"", "", "", ""]  # no segment asked for
     parts = index.split()
     pos, found = 0, []
     for flags, name_len, value_len in zip(parts[::3], parts[1::3], parts[2::3], strict=True):
@@ -93,6 +95,58 @@ def test_readings_take_indexes_names_and_values() -> None:
         ("1", "détecteur", {"d": {"value": 2.0, "timestamp": 1.0}}),
     ]
     assert readings.take()[:2] == ("", b"")  # started over
+
+
+def _segment(**changes: object) -> dict:
+    spec = {
+        "scan_id": "5a1b", "point_id": 7, "metadata": {"scan_id": "5a1b", "scan_type": "step"},
+        "key": "info/public/5a1b/scan_segment/7", "expire": 3600, "guard": "g/5a1b/7", "forget": "",
+    }  # fmt: skip
+    return {**spec, **changes}
+
+
+@pytest.mark.parametrize("devices", [0, 1, 15, 16, 60])
+def test_a_segment_is_the_scan_message_the_scan_server_would_publish(devices: int) -> None:
+    """The segment spliced from the readings' encoded signals equals ``dumps(ScanMessage(...))``."""
+    readings = Readings()
+    data = {
+        f"dev{i}-é": {f"dev{i}": {"value": i * 0.5, "timestamp": 1.0}, "img": {"value": np.arange(3.0)}}
+        for i in range(devices)
+    }
+    for name, signals in data.items():
+        readings.add(name, signals, {"point_id": 7})
+    spec = Segment.parse(_segment())
+    readings.segment(spec)
+    *_, key, channel, raw, expire, guard, forget = readings.take()
+    expected = ScanMessage(point_id=7, scan_id="5a1b", data=data, metadata=spec.metadata)
+    assert raw == dumps(expected)
+    assert (key, channel, expire, guard, forget) == (
+        spec.key,
+        "info/scans/scan_segment",
+        "3600",
+        "g/5a1b/7",
+        "",
+    )
+    assert encode_segment(spec, []) == dumps(
+        ScanMessage(point_id=7, scan_id="5a1b", data={}, metadata=spec.metadata)
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"point_id": "7"},
+        {"point_id": True},
+        {"metadata": None},
+        {"key": ""},
+        {"expire": 0},
+        {"guard": 5},
+        {"forget": 1},
+    ],
+)
+def test_a_malformed_segment_is_refused_naming_the_field(changes: dict) -> None:
+    with pytest.raises(InstructionError, match="segment"):
+        Segment.parse(_segment(**changes))
 
 
 async def test_device_lock_is_fifo_and_survives_cancelled_waiters() -> None:
