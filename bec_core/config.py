@@ -10,6 +10,7 @@ Sources are applied in this order, later ones winning:
 
    =======================  ===================
    ``BEC_REDIS_URL``        ``redis.url``
+   ``BEC_REDIS_TCP_URL``    ``redis.tcp_url``
    ``BEC_REDIS_USERNAME``   ``redis.username``
    ``BEC_REDIS_PASSWORD``   ``redis.password``
    ``BEC_LOG_LEVEL``        ``log_level``
@@ -59,6 +60,7 @@ __all__ = [
 #: Environment variable -> field path it sets.
 ENV_VARIABLES: dict[str, tuple[str, ...]] = {
     "BEC_REDIS_URL": ("redis", "url"),
+    "BEC_REDIS_TCP_URL": ("redis", "tcp_url"),
     "BEC_REDIS_USERNAME": ("redis", "username"),
     "BEC_REDIS_PASSWORD": ("redis", "password"),
     "BEC_LOG_LEVEL": ("log_level",),
@@ -121,11 +123,20 @@ class RedisSettings(_Settings):
     outage_timeout: float = Field(default=60.0, ge=1.0, le=86_400.0)
     """Seconds a service rides out a Redis outage (commands retried with back-off, scans held)
     before it gives up: the running scan then ends ``aborted``, "Redis unavailable for N s"."""
+    tcp_url: str | None = None
+    """The same Redis's TCP address when ``url`` is its unix socket, for stock bec_lib (hosted
+    stock scan classes), which connects by host and port only. ``bec-server`` sets it when it
+    gives its services the embedded Redis's socket; None means ``url``."""
 
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
         return normalize_redis_url(value)
+
+    @field_validator("tcp_url")
+    @classmethod
+    def _check_tcp_url(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_redis_url(value)
 
     def connection_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``redis.asyncio.Redis.from_url(**kwargs)`` (or the sync one).

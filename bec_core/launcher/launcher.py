@@ -127,13 +127,16 @@ def service_argv(spec: ServiceSpec, opts: LaunchOptions, device_config: Path | N
 
 
 def child_env(opts: LaunchOptions) -> dict[str, str]:
-    """The services' environment: ours plus the resolved Redis credentials and unbuffered output."""
+    """The services' environment: ours plus the resolved Redis credentials, the TCP address when they
+    get the embedded Redis's socket (``BEC_REDIS_TCP_URL``) and unbuffered output."""
     env = dict(os.environ)
     kwargs = opts.settings.redis.connection_kwargs()
     if kwargs.get("username") is not None:
         env["BEC_REDIS_USERNAME"] = kwargs["username"]
     if kwargs.get("password") is not None:
         env["BEC_REDIS_PASSWORD"] = kwargs["password"]
+    if services_url(opts.state, opts.target) != opts.target.url:  # the services get the socket
+        env["BEC_REDIS_TCP_URL"] = opts.target.url
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -57,7 +57,9 @@ class ScanServer(Service):
         )
         self.manager = QueueManager(conn, self.store, self.runner, settings)
         add_plugin_paths(settings.scan_server.plugin_paths)  # stock bec_server, if given (decision 0006)
-        self.stock_host = StockHost(settings.redis.url, str(settings.file_writer.base_path))
+        self.stock_host = StockHost(
+            settings.redis.tcp_url or settings.redis.url, str(settings.file_writer.base_path)
+        )
         self.catalogue = ScanCatalogue(conn, host=self.stock_host)
         self.intake = Intake(
             conn, self.registry, self.manager, self.catalogue.scans, settings.scan_server.limits

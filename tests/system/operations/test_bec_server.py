@@ -93,6 +93,8 @@ def test_the_services_reach_the_embedded_redis_on_its_unix_socket(stack: Stack) 
         addresses = _service_addresses(stack.redis)  # Redis cuts a long path short in CLIENT LIST
         assert len(addresses) == 1 and sock.startswith(addresses.pop()[:40]), addresses
         assert stack.run("check").returncode == 0  # over TCP, as a client
+        environ = Path(f"/proc/{stack.pids()['scan-server']}/environ").read_bytes().split(b"\0")
+        assert f"BEC_REDIS_TCP_URL=redis://{stack.redis}".encode() in environ  # for stock bec_lib
         assert stack.run("restart", "--config", str(TEST_DEVICES)).returncode == 0
     assert stack.run("stop").returncode == 0
 

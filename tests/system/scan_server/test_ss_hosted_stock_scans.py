@@ -25,7 +25,7 @@ from plugin_site import install
 from ss_harness import device_server, scan_server
 from stock_follower import Follower
 
-from bec_core.redis_server import RedisServer
+from bec_core.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.system
 
@@ -121,8 +121,13 @@ def hosted(tmp_path_factory, stock_site, bec_lib_modules):
     RedisConnector, Endpoints, messages, _DeviceBase = bec_lib_modules
     tmp = tmp_path_factory.mktemp("hosted")
     (tmp / "devices.yaml").write_text(DEVICES)
-    redis = RedisServer(persistence="none", data_dir=tmp, log_file=tmp / "redis.log").start()
-    connector = RedisConnector(redis.address if hasattr(redis, "address") else redis.url)
+    # as bec-server runs them: the servers on the unix socket, stock bec_lib (this client and the
+    # scan server's hosted stock classes) on the TCP address given as BEC_REDIS_TCP_URL
+    redis = RedisServer(
+        port=free_port(), unixsocket=tmp / "redis.sock", persistence="none", data_dir=tmp,
+        log_file=tmp / "redis.log",
+    ).start()  # fmt: skip
+    connector = RedisConnector(redis.address)
     follower = Follower()
     for name, ep in {
         "status": Endpoints.scan_status(),
@@ -138,7 +143,7 @@ def hosted(tmp_path_factory, stock_site, bec_lib_modules):
     }.items():
         connector.register(ep, cb=follower.cb, name=name)
     ds = device_server(redis.url, tmp / "devices.yaml", tmp).start()
-    env = {**os.environ, "BEC_SCAN_PLUGIN_PATHS": str(stock_site)}
+    env = {**os.environ, "BEC_SCAN_PLUGIN_PATHS": str(stock_site), "BEC_REDIS_TCP_URL": redis.address}
     ss = scan_server(redis.url, tmp, env=env).start()
     try:
         for name in ("ds", "ss"):
