@@ -115,6 +115,20 @@ def withdrawn_key(scan_id: str, point_id: int) -> str:
     return f"internal/scan_server/withdrawn/{scan_id}/{point_id}"
 
 
+async def withdraw_points(
+    connector: AsyncRedisConnector, scan_id: str, point_ids: list[int], expire_s: int
+) -> list[bool]:
+    """Stop the device server from publishing these points' segments; for each, whether it had
+    published it already. One transaction: a point's segment is published (by the device
+    server's script) either before its guard is set, and then its key exists here, or never."""
+    pipe = connector.pipeline(transaction=True)
+    for point_id in point_ids:
+        pipe.set(withdrawn_key(scan_id, point_id), 1, ex=expire_s)
+        pipe.exists(MessageEndpoints.public_scan_segment(scan_id, point_id).endpoint)
+    replies = await pipe.execute()
+    return [bool(exists) for exists in replies[1::2]]
+
+
 class DataPublisher:
     """Publishes scan points in order, batching whatever accumulated while Redis was busy.
 
@@ -194,15 +208,8 @@ class DataPublisher:
         self._put(Commands([("SET", self._progress, raw), ("PUBLISH", self._progress, raw)]))
 
     async def withdraw(self, scan_id: str, point_ids: list[int]) -> list[bool]:
-        """Stop the device server from publishing these points' segments; for each, whether it had
-        published it already. One transaction: a point's segment is published (by the device
-        server's script) either before its guard is set, and then its key exists here, or never."""
-        pipe = self.connector.pipeline(transaction=True)
-        for point_id in point_ids:
-            pipe.set(withdrawn_key(scan_id, point_id), 1, ex=self.expiry)
-            pipe.exists(MessageEndpoints.public_scan_segment(scan_id, point_id).endpoint)
-        replies = await pipe.execute()
-        return [bool(exists) for exists in replies[1::2]]
+        """:func:`withdraw_points` with this publisher's connector and expiry."""
+        return await withdraw_points(self.connector, scan_id, point_ids, self.expiry)
 
     def commands(self, commands: list[Command]) -> None:
         """Queue raw commands (kept in order with the points)."""

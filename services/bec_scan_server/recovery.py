@@ -24,8 +24,15 @@ from bec_core.messages import (
     ScanStatusMessage,
 )
 from bec_core.redis_connector import AsyncRedisConnector
+from bec_scan_server.context import AHEAD
 from bec_scan_server.instructions import InstructionClient
-from bec_scan_server.publisher import MAJOR, error_info, publish_alarm, publish_scan_status
+from bec_scan_server.publisher import (
+    MAJOR,
+    error_info,
+    publish_alarm,
+    publish_scan_status,
+    withdraw_points,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,13 @@ async def recover_orphaned_scan(
     readouts = 0
     if isinstance(progress, ProgressMessage) and progress.metadata.get("scan_id") == scan_id:
         readouts = int(progress.value)
+    # points sent ahead publish their own segments (ADR 0001) and may be ahead of the progress:
+    # they count, and any still in flight in the device server is stopped from publishing
+    ahead = [readouts + i for i in range(AHEAD + 2)]
+    for published in await withdraw_points(connector, str(scan_id), ahead, expiry_s):
+        if not published:
+            break
+        readouts += 1
     text = (
         f"scan {last.scan_number} ({scan_id}) was still {last.status} when the scan server started: "
         f"the previous scan server ended without closing it ({NOTE}); it is marked aborted"
