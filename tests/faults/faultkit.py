@@ -38,12 +38,13 @@ async def pending_instructions(client: AsyncRedisConnector) -> list[DeviceInstru
 class FaultStack:
     """Redis + bec-device-server + bec-scan-server in one temporary directory."""
 
-    def __init__(self, tmp: Path, persistence: str = "aof") -> None:
+    def __init__(self, tmp: Path, persistence: str = "aof", unixsocket: bool = False) -> None:
         self.tmp = tmp
         self.redis = RedisServer(
             persistence=persistence,  # type: ignore[arg-type]
             data_dir=tmp / "redis-data",
             log_file=tmp / "redis.log",
+            unixsocket=tmp / "redis.sock" if unixsocket else None,  # then the only way in: url is unix://
         )
         self.config = write_devices(tmp / "devices.yaml", extra="")
         self.service_config: Path | None = None

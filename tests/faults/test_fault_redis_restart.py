@@ -118,6 +118,29 @@ async def test_redis_killed_and_restarted_mid_scan(fault_stack: FaultStack, clie
     )
 
 
+async def test_redis_killed_and_restarted_mid_scan_on_its_unix_socket(tmp_path):
+    """As ``bec-server`` runs its services: on the Redis's unix socket, which the restarted Redis
+    creates anew at the same path."""
+    stack = FaultStack(tmp_path, unixsocket=True)
+    stack.start_redis()
+    assert stack.redis.url.startswith("unix://")
+    client = await AsyncRedisConnector(stack.redis.url).connect()
+    try:
+        rec, scan_id = await start_scan(stack, client)
+        stack.kill_redis()
+        stack.start_redis()
+        await check_complete(stack, client, rec, scan_id, "Redis SIGKILL, unix socket", time.monotonic())
+        # the scan server's request reader (its own socket thread) is subscribed again: a new scan runs
+        after = request("line_scan", {"samx": [-1, 1]}, steps=3, relative=False)
+        assert (await submit(client, rec, after)).accepted
+        assert (
+            await final_status(client, await scan_id_of(rec, after.metadata["RID"]), DEADLINE)
+        ).status == "closed"
+    finally:
+        await client.close()
+        stack.close()
+
+
 async def test_redis_frozen_10_s_mid_scan(fault_stack: FaultStack, client):
     rec, scan_id = await start_scan(fault_stack, client)
     fault_stack.freeze_redis()
