@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from fw_harness import wait_file
 from ss_harness import Recorder, request, scan_id_of, submit
+from waiting import until
 
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import ScanQueueModificationMessage
@@ -41,6 +42,14 @@ async def test_interrupted_scan_gets_a_marked_file(
         values = f["entry/collection/devices/bpm4i/bpm4i/value"][...]
     assert values.shape == (taken,)
     np.testing.assert_array_equal(values, [s.data["bpm4i"]["bpm4i"]["value"] for s in published])
-    history = await conn.xrange(MessageEndpoints.scan_history())
-    entry = next(e["data"] for e in history if e["data"].scan_id == scan_id)
+    # the history entry is appended just after the file message: wait for it
+    entries: list = []
+
+    async def in_history() -> bool:
+        history = await conn.xrange(MessageEndpoints.scan_history())
+        entries[:] = [e["data"] for e in history if e["data"].scan_id == scan_id]
+        return bool(entries)
+
+    assert await until(in_history, 30.0), "the scan never reached the scan history"
+    entry = entries[0]
     assert entry.exit_status == status and entry.reason == "user" and entry.file_path == done.file_path
