@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgpack
 
@@ -30,12 +30,22 @@ from bec_device_server.error_info import error_info
 from bec_device_server.errors import DeviceActionError, InstructionError
 from bec_device_server.expiry import InstructionExpired, ScanStates
 from bec_device_server.jobs import Job
-from bec_device_server.publish import FINISH_SCRIPT, Finisher, Readings
+from bec_device_server.publish import FINISH_SCRIPT, NO_SEGMENT, Finisher, Readings
 
 if TYPE_CHECKING:
     from bec_device_server.server import DeviceServer
 
 log = logging.getLogger(__name__)
+
+
+class Answer(NamedTuple):
+    """What a repeated delivery of an instruction gets again: its reply and, for a ``point`` that
+    published its scan segment, that segment's script arguments (the first finish may not have
+    reached Redis; the segment's once-only SET makes repeating it safe)."""
+
+    reply: bytes
+    segment: tuple[Any, ...]
+
 
 GROUP = "device_server"
 CACHE_SIZE = 1000
@@ -49,8 +59,8 @@ class InstructionProcessor:
 
     def __init__(self, server: DeviceServer) -> None:
         self.server = server
-        self.replies: OrderedDict[str, bytes] = OrderedDict()
-        self.inflight: dict[str, asyncio.Future[bytes]] = {}
+        self.replies: OrderedDict[str, Answer] = OrderedDict()
+        self.inflight: dict[str, asyncio.Future[Answer]] = {}
         self.executed = 0
         self.tasks: set[asyncio.Task[None]] = set()
         self.finisher: Finisher | None = None
@@ -114,9 +124,9 @@ class InstructionProcessor:
             cached = await asyncio.shield(self.inflight[instr_id])
         if cached is not None:
             log.info("instruction %s delivered again: repeating its reply", instr_id)
-            await self._finish(entry.id, cached)
+            await self._finish(entry.id, cached.reply, segment=cached.segment)
             return
-        fut: asyncio.Future[bytes] = self.server.loop.create_future()
+        fut: asyncio.Future[Answer] = self.server.loop.create_future()
         self.inflight[instr_id] = fut
         outcome = self._outcome(instr_id)
         try:
@@ -237,11 +247,12 @@ class InstructionProcessor:
         if error is not None:
             log.info("instruction %s %s on %s: error: %s", instr_id, instr.action, instr.device, error)
         raw = self._reply(instr, instr_id, result=result, error=error)
-        self._remember(instr_id, raw)
+        answer = Answer(raw, job.readings.segment_args if job is not None else NO_SEGMENT)
+        self._remember(instr_id, answer)
         if running is not None:
             await asyncio.gather(running, return_exceptions=True)  # "running" goes out first
         await self._finish(entry_id, raw, pipe, job.readings if job is not None else None)
-        return raw
+        return answer
 
     def _reply(
         self,
@@ -279,20 +290,26 @@ class InstructionProcessor:
         except EncodeError as exc:
             return self._reply(instr, instr_id, error=InstructionError(f"result cannot be encoded: {exc}"))
 
-    def _remember(self, instr_id: str, raw: bytes) -> None:
-        self.replies[instr_id] = raw
+    def _remember(self, instr_id: str, answer: Answer) -> None:
+        self.replies[instr_id] = answer
         self.replies.move_to_end(instr_id)
         while len(self.replies) > CACHE_SIZE:
             self.replies.popitem(last=False)
 
     async def _finish(
-        self, entry_id: str, raw: bytes, pipe: Any = None, readings: Readings | None = None
+        self,
+        entry_id: str,
+        raw: bytes,
+        pipe: Any = None,
+        readings: Readings | None = None,
+        segment: tuple[Any, ...] = NO_SEGMENT,
     ) -> None:
-        """Publish the readings and the reply and acknowledge the entry: one command, one round trip
-        (after ``pipe``'s commands, if it has any)."""
-        args = (readings if readings is not None else Readings()).take(
-            reply=(_REPLY_KEY, raw), ack=(_STREAM_KEY, GROUP, entry_id)
-        )
+        """Publish the readings (or a repeated answer's ``segment``) and the reply and acknowledge the
+        entry: one command, one round trip (after ``pipe``'s commands, if it has any)."""
+        if readings is None:
+            readings = Readings()
+            readings.segment_args = segment  # once-only on the server: repeating it is safe
+        args = readings.take(reply=(_REPLY_KEY, raw), ack=(_STREAM_KEY, GROUP, entry_id))
         if pipe is not None and len(pipe):
             pipe.eval(FINISH_SCRIPT, 0, *args)
             await pipe.execute()
@@ -326,7 +343,7 @@ class InstructionProcessor:
         what = f"unknown action {action!r}" if action and "action" in reason else "invalid instruction"
         err = InstructionError(f"{what}: {reason}", device)
         raw = self._reply(placeholder, instr_id, error=err)
-        self._remember(instr_id, raw)
+        self._remember(instr_id, Answer(raw, NO_SEGMENT))
         await self._finish(entry.id, raw)
 
     async def _ack(self, entry_id: str) -> None:

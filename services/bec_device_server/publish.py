@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 _READ = "info/devices/read/"
 _READBACK = "info/devices/readback/"
 _SEGMENT_CHANNEL = MessageEndpoints.scan_segment().endpoint
-_NO_SEGMENT = ("", "", b"", "", "", "")  # FINISH_SCRIPT's ARGV[8..13] without a segment
+NO_SEGMENT: tuple[Any, ...] = ("", "", b"", "", "", "")  #: FINISH_SCRIPT's ARGV[8..13], no segment
 
 
 #: One command for a whole round trip: SET+PUBLISH every reading on ``device_read/<name>`` and/or
@@ -213,7 +213,8 @@ class Readings:
         self._metadata: dict[str, Any] | None = None
         self._metadata_raw = b""
         self._signals: list[tuple[str, dict[str, Any], bytes]] = []  # for a segment
-        self._segment: tuple[str, ...] = _NO_SEGMENT
+        #: FINISH_SCRIPT's ARGV[8..13] for the scan segment (see :meth:`segment`)
+        self.segment_args: tuple[Any, ...] = NO_SEGMENT
 
     def __len__(self) -> int:
         return len(self._index)
@@ -237,7 +238,7 @@ class Readings:
     def segment(self, segment: Segment) -> None:
         """Publish the readings added so far as ``segment`` too, in the same command."""
         raw = encode_segment(segment, self._signals)
-        self._segment = (
+        self.segment_args = (
             segment.key, _SEGMENT_CHANNEL, raw, str(segment.expire), segment.guard, segment.forget,
         )  # fmt: skip
 
@@ -248,10 +249,9 @@ class Readings:
         (channel, bytes) and ``ack`` = (stream, group, entry id); start over."""
         channel, raw = reply or ("", b"")
         stream, group, entry_id = ack or ("", "", "")
-        args = (
-            "".join(self._index), b"".join(self._blob), channel, raw, stream, group, entry_id, *self._segment,
-        )  # fmt: skip
-        self._index, self._blob, self._signals, self._segment = [], [], [], _NO_SEGMENT
+        index, blob = "".join(self._index), b"".join(self._blob)
+        args = (index, blob, channel, raw, stream, group, entry_id, *self.segment_args)
+        self._index, self._blob, self._signals, self.segment_args = [], [], [], NO_SEGMENT
         return args
 
     def queue(
@@ -406,6 +406,7 @@ async def queue_alarm(
 
 __all__ = [
     "FINISH_SCRIPT",
+    "NO_SEGMENT",
     "Finisher",
     "Readings",
     "Segment",

@@ -55,7 +55,11 @@ async def test_a_point_written_twice_is_published_once(clean_redis: str) -> None
 
 
 @pytest.mark.system
-async def test_connections_killed_mid_scan_publish_each_point_once(fault_stack: FaultStack, client):
+# the device server publishes the segments of points sent ahead (ADR 0001): its connections too
+@pytest.mark.parametrize("service", ["ScanServer", "DeviceServer"])
+async def test_connections_killed_mid_scan_publish_each_point_once(
+    fault_stack: FaultStack, client, service: str
+):
     fault_stack.start()
     await wait_services(client, ["ScanServer", "ScanBundler", "DeviceServer"], DEADLINE)
     rec = await Recorder(client).follow(**all_endpoints())
@@ -69,9 +73,9 @@ async def test_connections_killed_mid_scan_publish_each_point_once(fault_stack: 
 
     while not ended():
         seen = len(rec.segments(scan_id))
-        if seen >= next_kill:  # every 25 points: close the scan server's command connections
+        if seen >= next_kill:  # every 25 points: close the service's command connections
             next_kill += 25
-            killed += await _kill_command_connections(client, "ScanServer")
+            killed += await _kill_command_connections(client, service)
         await rec.wait_for(
             lambda n=seen: len(rec.segments(scan_id)) > n or ended(), "the scan going on", DEADLINE
         )
@@ -80,7 +84,7 @@ async def test_connections_killed_mid_scan_publish_each_point_once(fault_stack: 
     twice = sorted(i for i, n in ids.items() if n > 1)
     stored = len(await client.keys(MessageEndpoints.public_scan_segment(scan_id)))
     print(
-        f"\nFIGURE {killed} scan-server connections killed mid-scan: {stored} of {POINTS} stored, "
+        f"\nFIGURE {killed} {service} connections killed mid-scan: {stored} of {POINTS} stored, "
         f"{len(ids)} seen, {len(twice)} published twice"
     )
     assert killed > 0
