@@ -106,11 +106,13 @@ def resolve_device_config(opts: LaunchOptions) -> Path | None:
     return path.absolute()
 
 
-def service_argv(spec: ServiceSpec, opts: LaunchOptions, device_config: Path | None) -> list[str]:
+def service_argv(
+    spec: ServiceSpec, opts: LaunchOptions, device_config: Path | None, redis_url: str | None = None
+) -> list[str]:
     """The command line of one service: its entry point plus the pass-through flags.
 
-    ``--redis`` is the embedded Redis's unix socket while bec-server runs that Redis
-    (:func:`~bec_core.launcher.redis_setup.services_url`), else the configured URL.
+    ``--redis`` is ``redis_url``, by default the embedded Redis's unix socket while bec-server
+    runs that Redis (:func:`~bec_core.launcher.redis_setup.services_url`), else the configured URL.
     Credentials never go on a command line (``ps`` shows it): see :func:`child_env`.
     """
     argv = resolve_command(spec)
@@ -118,7 +120,8 @@ def service_argv(spec: ServiceSpec, opts: LaunchOptions, device_config: Path | N
         argv += ["--config", str(device_config)]
     elif spec.device_config and (initial := default_device_config()) is not None:
         argv += ["--initial-config", str(initial)]
-    argv += ["--redis", services_url(opts.state, opts.target), "--state-dir", str(opts.state.root)]
+    url = redis_url if redis_url is not None else services_url(opts.state, opts.target)
+    argv += ["--redis", url, "--state-dir", str(opts.state.root)]
     if opts.service_config is not None:
         argv += ["--service-config", str(opts.service_config.absolute())]
     if opts.log_level:
@@ -126,7 +129,7 @@ def service_argv(spec: ServiceSpec, opts: LaunchOptions, device_config: Path | N
     return argv + list(spec.extra_args)
 
 
-def child_env(opts: LaunchOptions) -> dict[str, str]:
+def child_env(opts: LaunchOptions, redis_url: str | None = None) -> dict[str, str]:
     """The services' environment: ours plus the resolved Redis credentials, the TCP address when they
     get the embedded Redis's socket (``BEC_REDIS_TCP_URL``) and unbuffered output."""
     env = dict(os.environ)
@@ -135,7 +138,9 @@ def child_env(opts: LaunchOptions) -> dict[str, str]:
         env["BEC_REDIS_USERNAME"] = kwargs["username"]
     if kwargs.get("password") is not None:
         env["BEC_REDIS_PASSWORD"] = kwargs["password"]
-    if services_url(opts.state, opts.target) != opts.target.url:  # the services get the socket
+    if redis_url is None:
+        redis_url = services_url(opts.state, opts.target)
+    if redis_url != opts.target.url:  # the services get the socket
         env["BEC_REDIS_TCP_URL"] = opts.target.url
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -202,7 +207,8 @@ def spawn(spec: ServiceSpec, opts: LaunchOptions, device_config: Path | None, pi
     Its stdout and stderr go to ``logs/<key>.log``, or to a pipe (``proc.stdout``)
     when ``pipe`` is true (foreground mode copies that to the terminal and the log).
     """
-    argv = service_argv(spec, opts, device_config)
+    url = services_url(opts.state, opts.target)  # one probe of the socket for argv and environment
+    argv = service_argv(spec, opts, device_config, url)
     log_path = opts.state.log_file(spec.key)
     with open(log_path, "ab") as log:
         log.write(f"=== bec-server start {time.strftime('%Y-%m-%d %H:%M:%S')}: {argv[0]}\n".encode())
@@ -214,7 +220,7 @@ def spawn(spec: ServiceSpec, opts: LaunchOptions, device_config: Path | None, pi
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE if pipe else log,
                 stderr=subprocess.STDOUT,
-                env=child_env(opts),
+                env=child_env(opts, url),
                 start_new_session=True,  # outlives bec-server; Ctrl-C in its terminal does not reach it
             )
         except OSError as exc:

@@ -176,22 +176,15 @@ class DataPublisher:
         """Queue one point: its segment, its public copy and the progress."""
         raw = dumps(ScanMessage(point_id=point_id, scan_id=scan_id, data=data, metadata=metadata))
         public = MessageEndpoints.public_scan_segment(scan_id, point_id).endpoint
-        raw_progress = dumps(progress)
         # once per point id: a write sent again after a lost reply publishes nothing twice
         commands: list[Command] = [("EVAL", PUBLISH_POINT_ONCE, 2, public, self._segment, raw, self.expiry)]
-        old = point_id - self.window
-        if self.window and old >= 0:
-            commands.append(("DEL", MessageEndpoints.public_scan_segment(scan_id, old).endpoint))
-        commands += [("SET", self._progress, raw_progress), ("PUBLISH", self._progress, raw_progress)]
-        self._put(Commands(commands))
+        if leaving := self._leaving_window(scan_id, point_id):
+            commands.append(("DEL", leaving))
+        self._put(Commands(commands + self._progress_commands(progress)))
 
     def segment_spec(self, scan_id: str, point_id: int, metadata: dict[str, Any]) -> dict[str, Any]:
         """What a ``point`` instruction needs to publish its own segment (the device server's
         ``Segment``): the same keys, expiry and retention window as :meth:`point`."""
-        old = point_id - self.window
-        forget = ""
-        if self.window and old >= 0:
-            forget = MessageEndpoints.public_scan_segment(scan_id, old).endpoint
         return {
             "scan_id": scan_id,
             "point_id": point_id,
@@ -199,13 +192,21 @@ class DataPublisher:
             "key": MessageEndpoints.public_scan_segment(scan_id, point_id).endpoint,
             "expire": self.expiry,
             "guard": withdrawn_key(scan_id, point_id),
-            "forget": forget,
+            "forget": self._leaving_window(scan_id, point_id),
         }
 
     def progress(self, progress: ProgressMessage) -> None:
         """Queue a point's progress alone (its segment was published by the device server)."""
+        self._put(Commands(self._progress_commands(progress)))
+
+    def _leaving_window(self, scan_id: str, point_id: int) -> str:
+        """The public segment key that leaves the retention window as ``point_id`` is stored, or ""."""
+        old = point_id - self.window
+        return MessageEndpoints.public_scan_segment(scan_id, old).endpoint if self.window and old >= 0 else ""
+
+    def _progress_commands(self, progress: ProgressMessage) -> list[Command]:
         raw = dumps(progress)
-        self._put(Commands([("SET", self._progress, raw), ("PUBLISH", self._progress, raw)]))
+        return [("SET", self._progress, raw), ("PUBLISH", self._progress, raw)]
 
     async def withdraw(self, scan_id: str, point_ids: list[int]) -> list[bool]:
         """:func:`withdraw_points` with this publisher's connector and expiry."""
