@@ -332,11 +332,12 @@ class Finisher:
                 await self.redis.connection_pool.release(conn)
 
 
-def queue_readback(pipe: Pipeline, name: str, signals: dict[str, Any], metadata: dict[str, Any]) -> None:
-    """SET+PUBLISH ``device_readback/<name>`` only."""
+def readback_commands(
+    name: str, signals: dict[str, Any], metadata: dict[str, Any]
+) -> list[tuple[str, str, bytes]]:
+    """The raw commands that SET+PUBLISH ``device_readback/<name>`` only."""
     raw = encode_reading(signals, metadata)
-    pipe.set(_READBACK + name, raw)
-    pipe.publish(_READBACK + name, raw)
+    return [("SET", _READBACK + name, raw), ("PUBLISH", _READBACK + name, raw)]
 
 
 async def queue_initial(
@@ -415,6 +416,6 @@ __all__ = [
     "queue_alarm",
     "queue_device_config",
     "queue_initial",
-    "queue_readback",
     "queue_staged",
+    "readback_commands",
 ]

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import DeviceStatusMessage
 from bec_core.redis_connector import AsyncRedisConnector
+from bec_core.redis_connector.direct import DirectBatch
+from bec_core.serialization import dumps
 from bec_device_server.bridge import on_loop_thread
-from bec_device_server.publish import queue_readback
+from bec_device_server.publish import readback_commands
 
 if TYPE_CHECKING:
     from bec_device_server.devices import DeviceEntry
@@ -48,6 +50,9 @@ class ReadbackThrottle:
         self._statuses: list[tuple[str, int, dict[str, Any]]] = []
         self._status_flush: asyncio.Task[None] | None = None
         self._last_status: dict[str, tuple[int, dict[str, Any]]] = {}
+        #: a connection of the publications' own: packed commands, without redis-py's pipeline
+        #: layers (a publication while another one is under way goes through the pool)
+        self._direct = DirectBatch(connector.redis)
 
     def attach(self, entry: DeviceEntry) -> None:
         """Subscribe to the device's readback (positioners) or value (signals) events, and to its
@@ -100,9 +105,9 @@ class ReadbackThrottle:
 
     def _status(self, entry: DeviceEntry, status: int) -> None:
         """Queue a ``device_status`` SET; every status queued in one loop iteration goes out in one
-        pipeline, in order. A repeat of the value last queued for the device with the same metadata
-        is left out (ophyd_devices' SimPositioner reports each change twice): the key's content
-        would not change."""
+        write. A repeat of the value last queued for the device with the same metadata is left out
+        (ophyd_devices' SimPositioner reports each change twice): the key's content would not
+        change."""
         metadata = entry.last_metadata
         last = self._last_status.get(entry.name)
         if last is not None and last[0] == status and last[1] is metadata:
@@ -121,17 +126,25 @@ class ReadbackThrottle:
             self._status_flush = None
 
     async def _publish_statuses(self, batch: list[tuple[str, int, dict[str, Any]]]) -> None:
+        """SET each device's newest status of ``batch``: the key holds the state, so a change and
+        its undoing within one loop iteration (an instant move: moving, then stopped) is written as
+        the state it ended in."""
+        newest = {name: (status, metadata) for name, status, metadata in batch}
+        commands = [
+            (
+                "SET",
+                MessageEndpoints.device_status(name).endpoint,
+                dumps(DeviceStatusMessage(device=name, status=status, metadata=metadata)),
+            )
+            for name, (status, metadata) in newest.items()
+        ]
         try:
-            pipe = self.connector.pipeline()
-            for name, status, metadata in batch:
-                await self.connector.set(
-                    MessageEndpoints.device_status(name),
-                    DeviceStatusMessage(device=name, status=status, metadata=metadata),
-                    pipe=pipe,
-                )
-            await pipe.execute()
+            replies = await self._direct.run(commands)
         except Exception as exc:  # a lost status must not stop the next one
-            log.warning("device_status of %s not published: %s", ", ".join(b[0] for b in batch), exc)
+            replies = [exc]
+        failed = [r for r in replies if isinstance(r, Exception)]
+        if failed:
+            log.warning("device_status of %s not published: %s", ", ".join(newest), failed[0])
 
     def detach(self, entry: DeviceEntry) -> None:
         """Drop the device's ophyd subscriptions."""
@@ -177,9 +190,10 @@ class ReadbackThrottle:
             return
         try:
             signals = await self._read(entry)
-            pipe = self.connector.pipeline()
-            queue_readback(pipe, entry.name, signals, entry.last_metadata)
-            await pipe.execute()
+            replies = await self._direct.run(readback_commands(entry.name, signals, entry.last_metadata))
+            failed = [r for r in replies if isinstance(r, Exception)]
+            if failed:
+                raise failed[0]
             self.published += 1
         except Exception as exc:  # a failing readback must not stop the next one
             log.warning("readback of %s failed: %s", entry.name, exc)
@@ -190,6 +204,7 @@ class ReadbackThrottle:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._direct.close()
 
 
 __all__ = ["ReadbackThrottle"]

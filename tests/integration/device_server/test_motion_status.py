@@ -44,3 +44,33 @@ async def test_device_status_is_motor_is_moving(
 
 async def _is(conn: AsyncRedisConnector, value: int) -> bool:
     return await status_of(conn) == value
+
+
+INSTANT_MOTOR = {
+    "samx": {
+        "deviceClass": "ophyd_devices.SimPositioner",
+        "deviceConfig": {"delay": 0, "limits": [-50, 50], "tolerance": 0.01},
+        "readoutPriority": "baseline",
+        "enabled": True,
+    }
+}
+
+
+async def test_an_instant_move_leaves_the_stopped_status_of_that_move(
+    start_server: Any, stop_servers: None, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    """An instant move reports moving and stopped within one loop iteration: written together, the
+    key ends as the state the move ended in, with that move's metadata."""
+    await start_server(INSTANT_MOTOR)
+    for target in (1.0, 2.0):
+        instr_id = await requester.send("samx", "set", {"value": target})
+        assert (await requester.reply(instr_id)).status == "completed"
+
+        assert await until(lambda i=instr_id: _status_of_move(conn, i), DEADLINE)
+        msg = await conn.get(MessageEndpoints.device_status("samx"))
+        assert msg.status == 0
+
+
+async def _status_of_move(conn: AsyncRedisConnector, instr_id: str) -> bool:
+    msg = await conn.get(MessageEndpoints.device_status("samx"))
+    return msg is not None and msg.metadata.get("device_instr_id") == instr_id
