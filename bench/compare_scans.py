@@ -10,8 +10,12 @@ redis-server, driven by stock bec_lib (``bench/stock_driver.py``), same scans. P
 point = least-squares slope over every run, fixed cost = its intercept; each
 repeat also gives its own per-point estimate ((t(N_max) - median t(N_min)) /
 (N_max - N_min)), whose min-max is the spread. CPU per point = utime+stime of all
-processes of the stack over the largest scans, divided by points. Prints a
-Markdown table (and ``--json`` the raw numbers).
+processes of the stack over the largest scans, divided by points. With ``--opd M``
+also bec-core hosting ophyd_devices' SimPositioner + M SimMonitors (the classes stock
+runs), and the floor of those classes: their own work per point alone, called as deep
+as a server calls them (``bench_opd_points.sim_floor``), with stock / floor, the best
+ratio any server could reach with them. Prints a Markdown table (and ``--json`` the
+raw numbers).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 
 from bench.bench_bec import DEFAULT_VENV
 from bench.bench_bec import run as run_stock
+from bench.bench_opd_points import SERVER_DEPTH, sim_floor
 from bench.bench_scan_server import OWN_SIMS, STOCK_SIMS, Stack, fit
 
 
@@ -134,6 +139,14 @@ def table(
             f"| per point, ophyd_devices SimPositioner + {monitors} SimMonitors in bec-core (ms, fit) | "
             f"{c['per_point_ms']:.3f} | {spread(c['per_point_runs'], 3)} | {stock_pp} |  | {ratio} |"
         )
+        floor = data.get("floor_ms")
+        if floor:
+            best = "" if s is None else f"{s['per_point_ms'] / statistics.median(floor):.1f}x"
+            rows.append(
+                f"| the floor: ophyd_devices' own work per point alone, {SERVER_DEPTH} frames deep as in a "
+                f"server (CPU ms; ratio = the best possible, stock / floor) | {statistics.median(floor):.3f} | "
+                f"{spread(floor, 3)} |  |  | {best} |"
+            )
     return "\n".join(rows) + f"\n\nCommand: `{command}`\n"
 
 
@@ -156,6 +169,8 @@ def main() -> int:
     t0 = time.perf_counter()
     core = asyncio.run(measure_core(args.sizes, args.monitors, args.repeats))
     opd = asyncio.run(measure_core(args.sizes, args.opd, args.repeats, STOCK_SIMS)) if args.opd else {}
+    for monitors in opd:  # what any server pays per point with these classes (bench_opd_points)
+        opd[monitors]["floor_ms"] = sim_floor(int(monitors), depth=SERVER_DEPTH)
     stock: dict[str, Any] = {}
     if not args.no_stock:
         stock = run_stock(args.sizes, args.monitors, args.repeats, 0, client_rounds=0, venv=args.venv)
