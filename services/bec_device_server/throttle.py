@@ -139,12 +139,15 @@ class ReadbackThrottle:
             for name, (status, metadata) in newest.items()
         ]
         try:
-            replies = await self._direct.run(commands)
+            await self._write(commands)
         except Exception as exc:  # a lost status must not stop the next one
-            replies = [exc]
-        failed = [r for r in replies if isinstance(r, Exception)]
-        if failed:
-            log.warning("device_status of %s not published: %s", ", ".join(newest), failed[0])
+            log.warning("device_status of %s not published: %s", ", ".join(newest), exc)
+
+    async def _write(self, commands: list[tuple[str, str, bytes]]) -> None:
+        """Run raw commands on the publications' connection; raise the first error reply."""
+        for reply in await self._direct.run(commands):
+            if isinstance(reply, Exception):
+                raise reply
 
     def detach(self, entry: DeviceEntry) -> None:
         """Drop the device's ophyd subscriptions."""
@@ -190,10 +193,7 @@ class ReadbackThrottle:
             return
         try:
             signals = await self._read(entry)
-            replies = await self._direct.run(readback_commands(entry.name, signals, entry.last_metadata))
-            failed = [r for r in replies if isinstance(r, Exception)]
-            if failed:
-                raise failed[0]
+            await self._write(readback_commands(entry.name, signals, entry.last_metadata))
             self.published += 1
         except Exception as exc:  # a failing readback must not stop the next one
             log.warning("readback of %s failed: %s", entry.name, exc)

@@ -47,12 +47,7 @@ async def _is(conn: AsyncRedisConnector, value: int) -> bool:
 
 
 INSTANT_MOTOR = {
-    "samx": {
-        "deviceClass": "ophyd_devices.SimPositioner",
-        "deviceConfig": {"delay": 0, "limits": [-50, 50], "tolerance": 0.01},
-        "readoutPriority": "baseline",
-        "enabled": True,
-    }
+    "samx": {**SLOW_MOTOR["samx"], "deviceConfig": {"delay": 0, "limits": [-50, 50], "tolerance": 0.01}}
 }
 
 
