@@ -420,22 +420,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    # One try around everything after the first line of start(): a Ctrl-C that lands while the
+    # server starts, or while the "running" line is still being printed, stops it like any other.
     try:
-        server.start()
-    except (RedisServerError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"redis-server {server.url} (pid {server.pid}) running; Ctrl-C stops it", flush=True)
-    try:
+        try:
+            server.start()
+        except (RedisServerError, ConfigError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"redis-server {server.url} (pid {server.pid}) running; Ctrl-C stops it", flush=True)
         assert server._proc is not None
         code = server._proc.wait()
         print(f"redis-server exited with code {code}", file=sys.stderr)
         return code or 1
     except KeyboardInterrupt:
+        # A second Ctrl-C must not abandon the stop half way (stop() kills after its own timeout).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         server.stop()
         print("redis-server stopped", flush=True)
         return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
