@@ -28,7 +28,10 @@ class ReadbackThrottle:
     Events arrive from ophyd threads and are handed to the loop. The first
     event of a quiet period publishes at once; later ones within the period
     schedule one trailing publication that reads the device *then*, so the
-    final value of a move is never dropped.
+    final value of a move is never dropped. A device has one publication in
+    flight at a time: events during it schedule the next one when it is done.
+    Through a Redis outage a write waits (the pool's retries), and two of them
+    racing when Redis is back could leave an older position in the key.
     """
 
     def __init__(
@@ -44,6 +47,9 @@ class ReadbackThrottle:
         self._read = read
         self._last: dict[str, float] = {}
         self._pending: set[str] = set()
+        #: devices whose publication is being read or written
+        self._in_flight: set[str] = set()
+        self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.published = 0
         #: motion statuses waiting to be written, in event order, and the last one written per device
@@ -175,7 +181,11 @@ class ReadbackThrottle:
         if name in self._pending:
             return
         self._pending.add(name)
-        delay = self._last.get(name, 0.0) + self.period - time.monotonic()
+        if name not in self._in_flight:  # else the publication in flight schedules it when done
+            self._schedule(entry)
+
+    def _schedule(self, entry: DeviceEntry) -> None:
+        delay = self._last.get(entry.name, 0.0) + self.period - time.monotonic()
         if delay <= 0:
             self._start(entry)
         else:
@@ -187,19 +197,26 @@ class ReadbackThrottle:
         task.add_done_callback(self._tasks.discard)
 
     async def _publish(self, entry: DeviceEntry) -> None:
-        self._pending.discard(entry.name)  # events from now on schedule another publication
-        self._last[entry.name] = time.monotonic()
+        name = entry.name
+        self._pending.discard(name)  # events from now on ask for another publication
+        self._last[name] = time.monotonic()
         if not entry.enabled:
             return
+        self._in_flight.add(name)
         try:
             signals = await self._read(entry)
-            await self._write(readback_commands(entry.name, signals, entry.last_metadata))
+            await self._write(readback_commands(name, signals, entry.last_metadata))
             self.published += 1
         except Exception as exc:  # a failing readback must not stop the next one
-            log.warning("readback of %s failed: %s", entry.name, exc)
+            log.warning("readback of %s failed: %s", name, exc)
+        finally:
+            self._in_flight.discard(name)
+            if name in self._pending and not self._closed:  # events came while it was read or written
+                self._schedule(entry)
 
     async def close(self) -> None:
         """Cancel pending publications."""
+        self._closed = True
         tasks = [*self._tasks, *([self._status_flush] if self._status_flush is not None else [])]
         for task in tasks:
             task.cancel()
