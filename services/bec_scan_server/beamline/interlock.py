@@ -67,7 +67,8 @@ class ScanInterlock:
         self._paused_rid: str | None = None  #: the scan this interlock paused
         self._paused_completed = False  #: that scan ended COMPLETED (its last point was in flight)
         self._handled_rid: str | None = None  #: the running scan already acted upon
-        self._queue: Any = None  #: the primary ScanQueueStatus, newest seen
+        self._queue: Any = None  #: the primary ScanQueueStatus, newest seen (while enabled)
+        self._following_queue = False
         self._requests_since = (0, 0)  #: table requests up to this stream id predate start()
         self._lock = asyncio.Lock()
 
@@ -79,8 +80,7 @@ class ScanInterlock:
             self.table = {k: list(v) for k, v in stored.states_watched.items()}
         await self.trigger.start()
         await self.enabled.start()
-        await self.connector.register(MessageEndpoints.scan_queue_status(), self._on_queue)
-        self._set_queue(await self.connector.get(MessageEndpoints.scan_queue_status()))
+        await self._follow_queue(bool(self.enabled.value))
         # requests are followed from the stream's start, skipping those older than now: none sent while
         # the subscription gets going is lost (a cursor taken later would skip them)
         self._requests_since = _stream_id(
@@ -101,7 +101,7 @@ class ScanInterlock:
         """Stop following; the queue lock stays while enabled (the condition is still unknown)."""
         await self.enabled.close()
         await self.trigger.close()
-        await self.connector.unregister(MessageEndpoints.scan_queue_status(), self._on_queue)
+        await self._follow_queue(False)
         await self.connector.unregister(MessageEndpoints.modify_interlock_table(), self._on_modification)
         await self.connector.unregister(MessageEndpoints.available_beamline_states(), self._on_available)
         for name in self.table:
@@ -183,9 +183,26 @@ class ScanInterlock:
         log.info("scan interlock %s", "enabled" if enabled else "disabled")
         async with self._lock:
             if enabled:
+                await self._follow_queue(True)
                 await self._evaluate()
-            elif self.tripped:
-                await self._clear()
+            else:
+                if self.tripped:
+                    await self._clear()
+                await self._follow_queue(False)
+
+    async def _follow_queue(self, follow: bool) -> None:
+        """Follow the queue status only while enabled: it is needed only to act on a trip, and it
+        comes several times per scan (each one a decode on the scan server's loop)."""
+        if follow == self._following_queue:
+            return
+        self._following_queue = follow
+        endpoint = MessageEndpoints.scan_queue_status()
+        if follow:  # subscribed before it is read: a change in between is not missed
+            await self.connector.register(endpoint, self._on_queue)
+            self._set_queue(await self.connector.get(endpoint))
+        else:
+            await self.connector.unregister(endpoint, self._on_queue)
+            self._queue = None
 
     def _set_queue(self, msg: Any) -> None:
         if isinstance(msg, ScanQueueStatusMessage):

@@ -201,6 +201,32 @@ async def test_disabled_then_enabled_while_bad(conn: AsyncRedisConnector) -> Non
     await b.interlock.close()
 
 
+async def queue_subscribers(conn: AsyncRedisConnector) -> int:
+    channel = MessageEndpoints.scan_queue_status().endpoint
+    return int((await conn.redis.pubsub_numsub(channel))[0][1])
+
+
+async def test_queue_followed_only_while_enabled(conn: AsyncRedisConnector) -> None:
+    """Disabled, the interlock does not decode the queue status (it comes several times per scan);
+    enabled, it reads it at once: a scan that started while it was disabled is restarted on a trip."""
+    b = await Bench(conn).start(False, "restart_scan")
+    assert await queue_subscribers(conn) == 0
+    await b.queue("RUNNING")  # published while nobody follows it
+    await b.state("invalid")
+    await b.until(lambda: b.interlock.statuses.get("beam_ok") == "invalid", "status seen")
+    await b.set_enabled(True)
+    await b.until(lambda: len(b.requests) >= 2, "lock and restart on enable")
+    assert b.actions() == [("lock", None), ("restart", "rid-1")]
+    assert await queue_subscribers(conn) == 1
+    await b.queue("PENDING", locks=[LOCK_ID])  # the queue as the scan server leaves it: locked
+    await b.until(lambda: b.interlock._queue is not None and b.interlock._queue.locks, "lock seen")
+    await b.set_enabled(False)
+    await b.until(lambda: len(b.requests) >= 3, "release on disable")
+    assert b.actions()[2:] == [("release_lock", None)]
+    await b.until(lambda: not b.interlock._following_queue, "queue no longer followed")
+    await b.interlock.close()
+
+
 async def test_table_stored_and_announced(conn: AsyncRedisConnector) -> None:
     b = await Bench(conn).start(True, "do_nothing")
     stored = await conn.get(MessageEndpoints.scan_interlock_states())
