@@ -441,5 +441,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("redis-server stopped", flush=True)
         return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -34,6 +34,7 @@ from bec_core.redis_connector.base import (
     message_time,
     topic_name,
 )
+from bec_core.redis_connector.direct import DirectBatch, RawPipeline
 from bec_core.redis_connector.pubsub import (
     DEFAULT_QUEUE_SIZE,
     CallbackHandle,
@@ -46,6 +47,10 @@ from bec_core.redis_connector.retry import DEFAULT_OUTAGE_TIMEOUT, OutageRetry, 
 from bec_core.serialization import CODEC_KEY, dumps, loads_message
 
 log = logging.getLogger(__name__)
+
+#: what ``pipe=`` takes: a redis-py pipeline (:meth:`AsyncRedisConnector.pipeline`) or a raw one
+#: (:meth:`AsyncRedisConnector.batch`)
+Pipe = Pipeline | RawPipeline
 
 
 _SET_AND_PUBLISH_LUA = """
@@ -154,6 +159,7 @@ class AsyncRedisConnector:
         self._callbacks: list[CallbackHandle] = []
         self._stream_tasks: dict[int, asyncio.Task[None]] = {}
         self._stream_cursors: dict[str, str] = {}
+        self._direct: DirectBatch | None = None  #: the connection of :meth:`batch`, once used
         self._set_publish_script: Any = self.redis.register_script(_SET_AND_PUBLISH_LUA)
 
     # ------------------------------------------------------------------ lifecycle
@@ -196,6 +202,9 @@ class AsyncRedisConnector:
         self._callbacks.clear()
         self._stream_tasks.clear()
         await self._pubsub.close()
+        if self._direct is not None:
+            await self._direct.close()
+            self._direct = None
         await self.redis.aclose()
         await self.pubsub_redis.aclose()
 
@@ -258,14 +267,14 @@ class AsyncRedisConnector:
         return [self._decode(raw, k) for raw, k in zip(await self.redis.mget(keys), keys, strict=True)]
 
     async def set(
-        self, topic: Topic, msg: Any, *, expire: float | None = None, pipe: Pipeline | None = None
+        self, topic: Topic, msg: Any, *, expire: float | None = None, pipe: Pipe | None = None
     ) -> None:
         """``SET`` the message (KEY_VALUE endpoints)."""
         key = check(topic, "set", msg)
         await self._run(pipe, "set", key, dumps(msg), ex=_ex(expire))
 
     async def set_and_publish(
-        self, topic: Topic, msg: Any, *, expire: float | None = None, pipe: Pipeline | None = None
+        self, topic: Topic, msg: Any, *, expire: float | None = None, pipe: Pipe | None = None
     ) -> None:
         """``SET`` and ``PUBLISH`` the same bytes in one round trip (SET_PUBLISH endpoints)."""
         key = check(topic, "set_and_publish", msg)
@@ -288,7 +297,7 @@ class AsyncRedisConnector:
             own.publish(key, raw)
             await own.execute()
 
-    async def send(self, topic: Topic, msg: Any, *, pipe: Pipeline | None = None) -> None:
+    async def send(self, topic: Topic, msg: Any, *, pipe: Pipe | None = None) -> None:
         """``PUBLISH`` the message (SEND endpoints)."""
         key = check(topic, "send", msg)
         await self._run(pipe, "publish", key, dumps(msg))
@@ -297,7 +306,7 @@ class AsyncRedisConnector:
         """Publish bytes unvalidated (tests, tools)."""
         return await self.redis.publish(channel, data)
 
-    async def delete(self, topic: Topic, *, pipe: Pipeline | None = None) -> None:
+    async def delete(self, topic: Topic, *, pipe: Pipe | None = None) -> None:
         """``DEL`` the key."""
         await self._run(pipe, "delete", check(topic, "delete"))
 
@@ -317,7 +326,7 @@ class AsyncRedisConnector:
         *,
         max_size: int | None = None,
         expire: float | None = None,
-        pipe: Pipeline | None = None,
+        pipe: Pipe | None = None,
     ) -> None:
         """Push to the head; keep the newest ``max_size`` entries."""
         await self._push("lpush", topic, msg, max_size, expire, pipe)
@@ -329,7 +338,7 @@ class AsyncRedisConnector:
         *,
         max_size: int | None = None,
         expire: float | None = None,
-        pipe: Pipeline | None = None,
+        pipe: Pipe | None = None,
     ) -> None:
         """Push to the tail; keep the newest ``max_size`` entries."""
         await self._push("rpush", topic, msg, max_size, expire, pipe)
@@ -341,7 +350,7 @@ class AsyncRedisConnector:
         msg: Any,
         max_size: int | None,
         expire: float | None,
-        pipe: Pipeline | None,
+        pipe: Pipe | None,
     ) -> None:
         key = check(topic, cmd, msg)
         own = pipe if pipe is not None else self.redis.pipeline(transaction=False)
@@ -362,11 +371,11 @@ class AsyncRedisConnector:
         """Length of the list."""
         return int(await self.redis.llen(check(topic, "llen")))
 
-    async def ltrim(self, topic: Topic, start: int, end: int, *, pipe: Pipeline | None = None) -> None:
+    async def ltrim(self, topic: Topic, start: int, end: int, *, pipe: Pipe | None = None) -> None:
         """Keep only entries ``start..end``."""
         await self._run(pipe, "ltrim", check(topic, "ltrim"), start, end)
 
-    async def lrem(self, topic: Topic, count: int, msg: Any, *, pipe: Pipeline | None = None) -> None:
+    async def lrem(self, topic: Topic, count: int, msg: Any, *, pipe: Pipe | None = None) -> None:
         """Remove ``count`` entries equal to ``msg``."""
         key = check(topic, "lrem", msg)
         await self._run(pipe, "lrem", key, count, dumps(msg))
@@ -389,7 +398,7 @@ class AsyncRedisConnector:
         max_size: int | None = None,
         expire: float | None = None,
         approximate: bool = True,
-        pipe: Pipeline | None = None,
+        pipe: Pipe | None = None,
     ) -> Any:
         """Append an entry (each field value encoded on its own); returns the id unless pipelined."""
         key = check(topic, "xadd")
@@ -483,6 +492,14 @@ class AsyncRedisConnector:
         """A pipeline for ``pipe=`` arguments; run it with :meth:`execute_pipeline`."""
         return self.redis.pipeline(transaction=transaction)
 
+    def batch(self, transaction: bool = False) -> RawPipeline:
+        """A pipeline for ``pipe=`` arguments written as one packet on a connection the connector
+        keeps (:class:`~bec_core.redis_connector.direct.RawPipeline`: Redis's own replies, none
+        decoded); for hot write paths. Connection trouble falls back to the pool, with retries."""
+        if self._direct is None:
+            self._direct = DirectBatch(self.redis)
+        return RawPipeline(self._direct, transaction)
+
     async def execute_pipeline(self, pipe: Pipeline) -> list[Any]:
         """Run a pipeline; GET-like results are decoded.
 
@@ -573,7 +590,7 @@ class AsyncRedisConnector:
                     await self._pubsub.remove(handle.sub)
 
     # ------------------------------------------------------------------ helpers
-    async def _run(self, pipe: Pipeline | None, cmd: str, *args: Any, **kwargs: Any) -> Any:
+    async def _run(self, pipe: Pipe | None, cmd: str, *args: Any, **kwargs: Any) -> Any:
         if pipe is not None:
             getattr(pipe, cmd)(*args, **kwargs)
             return None
@@ -609,4 +626,4 @@ def _ex(expire: float | None) -> int | None:
     return max(1, round(expire))
 
 
-__all__ = ["AsyncRedisConnector", "MessageObject", "RedisError", "normalize_url"]
+__all__ = ["AsyncRedisConnector", "MessageObject", "Pipe", "RedisError", "normalize_url"]

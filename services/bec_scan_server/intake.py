@@ -124,7 +124,7 @@ class Intake:
         item = self.manager.new_item(value, scan, readout)
         # stored and answered in one transaction (accepted if and only if stored); the item joins
         # the queue, and its status goes out, only once both are done
-        pipe = self.connector.pipeline(transaction=True)
+        pipe = self.connector.batch(transaction=True)
         await self.manager.store_item(item, pipe=pipe)
         await self.respond(value.metadata, True, pipe=pipe)
         await pipe.execute()

@@ -185,7 +185,7 @@ class QueueManager:
 
     async def _take(self, name: str, item: QueueItem) -> None:
         """Drop a started item from the store and publish the queue status: one round trip."""
-        pipe = self.connector.pipeline()
+        pipe = self.connector.batch()
         await self.store.remove(name, item.raw, pipe=pipe)
         await self.connector.set_and_publish(
             MessageEndpoints.scan_queue_status(), self.status_message(), pipe=pipe
@@ -214,7 +214,7 @@ class QueueManager:
             # as stock: a paused queue with nothing left to run goes back to RUNNING (an aborted
             # paused scan leaves the queue ready for the next one)
             queue.paused = False
-        pipe = self.connector.pipeline()
+        pipe = self.connector.batch()
         await self.connector.set_and_publish(
             MessageEndpoints.scan_queue_status(), self.status_message(), pipe=pipe
         )

@@ -18,11 +18,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from redis.asyncio.client import Pipeline
-
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import AlarmMessage, ErrorInfo, ProgressMessage, ScanMessage, ScanStatusMessage
-from bec_core.redis_connector import AsyncRedisConnector
+from bec_core.redis_connector import AsyncRedisConnector, Pipe
 from bec_core.serialization import dumps
 from bec_core.text import bounded_error_info
 
@@ -42,7 +40,7 @@ class Commands(list):  # type: ignore[type-arg]
     """Raw Redis commands of one queued item (``("PUBLISH", channel, bytes)``, ...)."""
 
 
-Item = Commands | Callable[[Pipeline], Any] | asyncio.Future[None]
+Item = Commands | Callable[[Pipe], Any] | asyncio.Future[None]
 
 
 def error_info(exc: BaseException | str, device: str | list[str] | None = None) -> ErrorInfo:
@@ -64,7 +62,7 @@ async def publish_alarm(
     severity: int,
     info: ErrorInfo,
     metadata: dict[str, Any] | None = None,
-    pipe: Pipeline | None = None,
+    pipe: Pipe | None = None,
 ) -> None:
     """SET+PUBLISH ``user/alarms``."""
     info = bounded_error_info(info)  # a request quoting megabytes makes an alarm of kilobytes
@@ -74,10 +72,10 @@ async def publish_alarm(
 
 
 async def publish_scan_status(
-    connector: AsyncRedisConnector, msg: ScanStatusMessage, expire_s: int, pipe: Pipeline | None = None
+    connector: AsyncRedisConnector, msg: ScanStatusMessage, expire_s: int, pipe: Pipe | None = None
 ) -> None:
     """``SET info/public/<id>/scan_info`` (EX once terminal) and SET+PUBLISH ``info/scans/scan_status``."""
-    own = pipe if pipe is not None else connector.pipeline()
+    own = pipe if pipe is not None else connector.batch()
     terminal = msg.status not in ("open", "paused")
     await connector.set(
         MessageEndpoints.public_scan_info(msg.scan_id), msg, expire=expire_s if terminal else None, pipe=own
@@ -216,7 +214,7 @@ class DataPublisher:
         """Queue raw commands (kept in order with the points)."""
         self._put(Commands(commands))
 
-    def enqueue(self, add: Callable[[Pipeline], Any]) -> None:
+    def enqueue(self, add: Callable[[Pipe], Any]) -> None:
         """Queue any pipeline additions (kept in order with the points)."""
         self._put(add)
 
@@ -271,7 +269,7 @@ class DataPublisher:
             self._wake.clear()
             if self._held or not self._queue:
                 continue  # the holder's release wakes us again
-            batch = []
+            batch: list[Item] = []
             while self._queue and len(batch) < 500:
                 batch.append(self._queue.popleft())
             if self._queue:
@@ -280,7 +278,7 @@ class DataPublisher:
             adds = [b for b in batch if not isinstance(b, asyncio.Future)]
             if adds:
                 self._busy = True
-                pipe = self.connector.pipeline()
+                pipe = self.connector.batch()
                 try:
                     for add in adds:
                         if isinstance(add, Commands):

@@ -350,7 +350,7 @@ class Runner:
             done=True,
             metadata={"scan_id": ctx.scan_id, "RID": ctx.rid, "status": status},
         )
-        pipe = self.connector.pipeline()
+        pipe = self.connector.batch()
         await publish_scan_status(self.connector, msg, self.expiry, pipe=pipe)
         await self.connector.set_and_publish(MessageEndpoints.scan_progress(), progress, pipe=pipe)
         await pipe.execute()
