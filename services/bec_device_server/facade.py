@@ -20,12 +20,17 @@ by name).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from bec_core.serialization import dumps
+
 if TYPE_CHECKING:
     from bec_device_server.devices import DeviceEntry, DeviceManager
+
+log = logging.getLogger(__name__)
 
 
 class DeviceView:
@@ -138,10 +143,47 @@ class DeviceContainer:
 
 
 class ScanInfo:
-    """``scan_info`` of stock's device manager: ``.msg`` is the current scan's ScanStatusMessage."""
+    """``scan_info`` of stock's device manager: ``.msg`` is the current scan's ScanStatusMessage.
+
+    The server keeps its own (bec_core) message and turns it into bec_lib's class the first time a
+    device reads ``.msg`` after it changed: the server gets each status twice per scan (open and
+    closed), and most devices never read it. The conversion (an encode and bec_lib's decode, about
+    20 us) so leaves the server's loop and runs, if at all, in the reading device's thread.
+    ``scan_id`` is the current status's scan id. Thread-safe: devices read it from executor threads.
+    """
 
     def __init__(self) -> None:
-        self.msg: Any = None
+        self._lock = threading.Lock()
+        self._pending: Any = None  #: the newest status (bec_core's class), not converted yet
+        self._msg: Any = None
+        self.scan_id: str | None = None
+
+    def update(self, status: Any) -> None:
+        """The new current status (bec_core's ScanStatusMessage); converted on the next read of
+        :attr:`msg`."""
+        with self._lock:
+            self._pending, self.scan_id = status, str(status.scan_id)
+
+    @property
+    def msg(self) -> Any:
+        """bec_lib's ScanStatusMessage of the current scan, or None. A status bec_lib cannot decode
+        leaves the one before it (logged)."""
+        with self._lock:
+            pending, self._pending = self._pending, None
+            if pending is not None:
+                from bec_lib.serialization import MsgpackSerialization
+
+                try:
+                    self._msg = MsgpackSerialization.loads(dumps(pending))
+                except Exception as exc:  # a status bec_lib cannot read must not break a device
+                    log.warning("scan_info.msg not updated: %s", exc)
+            return self._msg
+
+    @msg.setter
+    def msg(self, value: Any) -> None:
+        with self._lock:
+            self._pending, self._msg = None, value
+            self.scan_id = getattr(value, "scan_id", None)
 
 
 def bec_lib_address(redis: Any) -> tuple[str, tuple[str, str] | None, dict[str, Any]]:
@@ -207,11 +249,10 @@ class DeviceManagerFacade:
         view = self.devices.get(name)
         return None if view is None else view.obj
 
-    def set_scan_status(self, raw: bytes) -> None:
-        """Set ``scan_info.msg`` from the encoded ScanStatusMessage (decoded into bec_lib's class)."""
-        from bec_lib.serialization import MsgpackSerialization
-
-        self.scan_info.msg = MsgpackSerialization.loads(raw)
+    def set_scan_status(self, status: Any) -> None:
+        """Make ``status`` (bec_core's ScanStatusMessage) the current ``scan_info.msg`` (in
+        bec_lib's class, converted when a device reads it)."""
+        self.scan_info.update(status)
 
     def shutdown(self) -> None:
         """Close the connector if one was made."""

@@ -15,9 +15,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bec_core.endpoints import MessageEndpoints
+from bec_core.errors import DecodeError
 from bec_core.messages import ScanStatusMessage, VariableMessage
 from bec_core.redis_connector import MessageObject
-from bec_core.serialization import dumps
 from bec_device_server.bridge import call, guarded
 from bec_device_server.devices import DeviceEntry, describe_exception, stoppable
 
@@ -58,10 +58,7 @@ class ScanHooks:
 
     def set_scan_info(self, status: ScanStatusMessage) -> None:
         """Give devices the scan status (bec_lib's message class, as stock's ``scan_info.msg``)."""
-        try:
-            self.server.devices.facade.set_scan_status(dumps(status))
-        except Exception as exc:  # a status bec_lib cannot decode must not stop staging
-            log.warning("scan_info for devices not updated: %s", exc)
+        self.server.devices.facade.set_scan_status(status)
         waiter = self._awaited.pop(str(status.scan_id), None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -76,8 +73,7 @@ class ScanHooks:
         if not scan_id:
             return
         facade = self.server.devices.facade
-        current = facade.scan_info.msg
-        if current is not None and getattr(current, "scan_id", None) == scan_id:
+        if facade.scan_info.scan_id == str(scan_id):
             return
         waiter = self._awaited.setdefault(str(scan_id), asyncio.get_running_loop().create_future())
         try:
@@ -85,12 +81,13 @@ class ScanHooks:
             return
         except TimeoutError:
             self._awaited.pop(str(scan_id), None)
-        raw = await self.server.connector.redis.get(MessageEndpoints.scan_status().endpoint)
-        if raw:
-            try:
-                facade.set_scan_status(raw)
-            except Exception as exc:
-                log.warning("scan_info for devices not updated: %s", exc)
+        try:
+            status = await self.server.connector.get(MessageEndpoints.scan_status())
+        except DecodeError as exc:  # a status that does not decode must not stop staging
+            log.warning("scan_info for devices not updated: %s", exc)
+            return
+        if isinstance(status, ScanStatusMessage):
+            facade.set_scan_status(status)
 
     def _entries(self, names: list[str]) -> list[DeviceEntry]:
         entries = []
