@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, NoPermissionError, RedisError, ResponseError
+from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -51,16 +51,6 @@ log = logging.getLogger(__name__)
 #: what ``pipe=`` takes: a redis-py pipeline (:meth:`AsyncRedisConnector.pipeline`) or a raw one
 #: (:meth:`AsyncRedisConnector.batch`)
 Pipe = Pipeline | RawPipeline
-
-
-_SET_AND_PUBLISH_LUA = """
-if tonumber(ARGV[2]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-else
-  redis.call('SET', KEYS[1], ARGV[1])
-end
-return redis.call('PUBLISH', KEYS[1], ARGV[1])
-"""
 
 
 def normalize_url(address: str) -> str:
@@ -160,7 +150,6 @@ class AsyncRedisConnector:
         self._stream_tasks: dict[int, asyncio.Task[None]] = {}
         self._stream_cursors: dict[str, str] = {}
         self._direct: DirectBatch | None = None  #: the connection of :meth:`batch`, once used
-        self._set_publish_script: Any = self.redis.register_script(_SET_AND_PUBLISH_LUA)
 
     # ------------------------------------------------------------------ lifecycle
     async def connect(self) -> AsyncRedisConnector:
@@ -279,23 +268,11 @@ class AsyncRedisConnector:
         """``SET`` and ``PUBLISH`` the same bytes in one round trip (SET_PUBLISH endpoints)."""
         key = check(topic, "set_and_publish", msg)
         raw = dumps(msg)
-        if pipe is not None:
-            pipe.set(key, raw, ex=_ex(expire))
-            pipe.publish(key, raw)
-            return
-        if self._set_publish_script is not None:
-            # One command instead of a two-command pipeline: the same SET [EX] + PUBLISH on the
-            # server, with less client overhead. Falls back where scripting is not permitted.
-            try:
-                await self._set_publish_script(keys=[key], args=[raw, _ex(expire) or 0])
-                return
-            except (NoPermissionError, ResponseError) as exc:
-                log.info("EVALSHA not usable (%s); using pipelines for set_and_publish", exc)
-                self._set_publish_script = None
-        async with self.redis.pipeline(transaction=False) as own:
-            own.set(key, raw, ex=_ex(expire))
-            own.publish(key, raw)
-            await own.execute()
+        own = pipe if pipe is not None else self.batch()
+        own.set(key, raw, ex=_ex(expire))
+        own.publish(key, raw)
+        if pipe is None:
+            await self._write(own, "set_and_publish", key)
 
     async def send(self, topic: Topic, msg: Any, *, pipe: Pipe | None = None) -> None:
         """``PUBLISH`` the message (SEND endpoints)."""
@@ -353,14 +330,14 @@ class AsyncRedisConnector:
         pipe: Pipe | None,
     ) -> None:
         key = check(topic, cmd, msg)
-        own = pipe if pipe is not None else self.redis.pipeline(transaction=False)
+        own = pipe if pipe is not None else self.batch()
         getattr(own, cmd)(key, dumps(msg))
         if max_size:
             own.ltrim(key, 0, max_size - 1) if cmd == "lpush" else own.ltrim(key, -max_size, -1)
         if expire:
             own.expire(key, max(1, round(expire)))
         if pipe is None:
-            await own.execute()
+            await self._write(own, cmd, key)
 
     async def lrange(self, topic: Topic, start: int, end: int) -> list[Any]:
         """Decoded list entries ``start..end`` (inclusive, as LRANGE)."""
@@ -406,12 +383,12 @@ class AsyncRedisConnector:
             for value in msg_dict.values():
                 check(topic, "xadd", value)
         fields: dict[Any, Any] = {name: dumps(value) for name, value in msg_dict.items()}
-        own = pipe if pipe is not None else self.redis.pipeline(transaction=False)
+        own = pipe if pipe is not None else self.batch()
         own.xadd(key, fields, maxlen=max_size, approximate=approximate)
         if expire:
             own.expire(key, max(1, round(expire)))
         if pipe is None:
-            result = await own.execute()
+            result = await self._write(own, "xadd", key)
             return result[0].decode() if isinstance(result[0], bytes) else result[0]
         return None
 
@@ -590,15 +567,21 @@ class AsyncRedisConnector:
                     await self._pubsub.remove(handle.sub)
 
     # ------------------------------------------------------------------ helpers
-    async def _run(self, pipe: Pipe | None, cmd: str, *args: Any, **kwargs: Any) -> Any:
-        if pipe is not None:
-            getattr(pipe, cmd)(*args, **kwargs)
-            return None
+    async def _run(self, pipe: Pipe | None, cmd: str, *args: Any, **kwargs: Any) -> None:
+        """Queue one write command on ``pipe``, or (no pipe) run it at once as a packed write."""
+        own = pipe if pipe is not None else self.batch()
+        getattr(own, cmd)(*args, **kwargs)
+        if pipe is None:
+            await self._write(own, cmd, args[0])
+
+    async def _write(self, batch: Pipe, cmd: str, key: str) -> list[Any]:
+        """Run the packed write commands of one connector call (the first error reply raised; a command
+        the ACL user may not run as a :class:`ConnectorError` naming user, command and key)."""
         try:
-            return await getattr(self.redis, cmd)(*args, **kwargs)
+            return await batch.execute()
         except NoPermissionError as exc:
             raise ConnectorError(
-                f"Redis user {self.username or 'default'!r} may not run {cmd.upper()} on {args[0]!r}: {exc}"
+                f"Redis user {self.username or 'default'!r} may not run {cmd.upper()} on {key!r}: {exc}"
             ) from None
 
     def _decode(self, raw: bytes | None, key: str) -> Any:

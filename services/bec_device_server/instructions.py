@@ -23,6 +23,7 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.errors import EncodeError
 from bec_core.messages import DeviceInstructionMessage, DeviceInstructionResponse
 from bec_core.redis_connector.base import StreamEntry
+from bec_core.redis_connector.direct import RawPipeline
 from bec_core.redis_connector.streams import ensure_group
 from bec_core.serialization import CODEC_KEY, dumps
 from bec_device_server.actions import default_timeout
@@ -30,7 +31,7 @@ from bec_device_server.error_info import error_info
 from bec_device_server.errors import DeviceActionError, InstructionError
 from bec_device_server.expiry import InstructionExpired, ScanStates
 from bec_device_server.jobs import Job
-from bec_device_server.publish import FINISH_SCRIPT, NO_SEGMENT, Finisher, Readings
+from bec_device_server.publish import NO_SEGMENT, Finisher, Readings
 
 if TYPE_CHECKING:
     from bec_device_server.server import DeviceServer
@@ -194,7 +195,7 @@ class InstructionProcessor:
             raw = self._reply(instr, instr_id, error=exc)
             await self._finish(entry_id, raw)
             return raw
-        pipe = server.connector.pipeline()
+        pipe = server.connector.batch()
         running = None
         if instr.metadata.get("report_running"):
             # Not awaited here: the handler must take its device locks before this task yields,
@@ -300,7 +301,7 @@ class InstructionProcessor:
         self,
         entry_id: str,
         raw: bytes,
-        pipe: Any = None,
+        pipe: RawPipeline | None = None,
         readings: Readings | None = None,
         segment: tuple[Any, ...] = NO_SEGMENT,
     ) -> None:
@@ -310,12 +311,11 @@ class InstructionProcessor:
             readings = Readings()
             readings.segment_args = segment  # once-only on the server: repeating it is safe
         args = readings.take(reply=(_REPLY_KEY, raw), ack=(_STREAM_KEY, GROUP, entry_id))
-        if pipe is not None and len(pipe):
-            pipe.eval(FINISH_SCRIPT, 0, *args)
-            await pipe.execute()
-            return
         if self.finisher is None:
             self.finisher = Finisher(self.server.connector)
+        if pipe is not None and len(pipe):
+            await self.finisher.run_after(pipe, args)
+            return
         await self.finisher.run(args)
 
     async def _reject_undecodable(self, entry: StreamEntry) -> None:

@@ -7,13 +7,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from redis.asyncio.client import Pipeline
-
 from bec_core.messages import DeviceInstructionMessage
 from bec_device_server.errors import DeviceActionError, InstructionError
 from bec_device_server.publish import Readings
 
 if TYPE_CHECKING:
+    from bec_core.redis_connector.async_connector import Pipe
     from bec_device_server.devices import DeviceEntry
 
 T = TypeVar("T")
@@ -36,7 +35,7 @@ class Job:
     """An instruction being executed: where its publications go and how long an action may take."""
 
     instr: DeviceInstructionMessage
-    pipe: Pipeline
+    pipe: Pipe  #: the instruction's publications, written with its reply (a RawPipeline)
     timeout: float
     loop: asyncio.AbstractEventLoop
     readings: Readings = field(default_factory=Readings)

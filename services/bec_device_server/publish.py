@@ -31,7 +31,8 @@ from bec_core.messages import (
     ScanMessage,
 )
 from bec_core.redis_connector import AsyncRedisConnector
-from bec_core.redis_connector.direct import pack
+from bec_core.redis_connector.async_connector import Pipe
+from bec_core.redis_connector.direct import RawPipeline, pack
 from bec_core.serialization import dumps
 from bec_device_server.errors import InstructionError
 
@@ -317,6 +318,20 @@ class Finisher:
             raise
         await self.script(args=args)
 
+    async def run_after(self, pipe: RawPipeline, args: tuple[Any, ...]) -> None:
+        """The script with ``args`` as the last command of ``pipe`` (an instruction's other
+        publications): one packet, one round trip; ``NOSCRIPT`` (Redis restarted) runs the
+        script again through redis-py, which loads it."""
+        pipe.execute_command("EVALSHA", self.script.sha, 0, *args)
+        replies = await pipe.execute(raise_on_error=False)
+        errors = [r for r in replies[:-1] if isinstance(r, Exception)]
+        if errors:
+            raise errors[0]
+        if isinstance(replies[-1], NoScriptError):
+            await self.script(args=args)
+        elif isinstance(replies[-1], Exception):
+            raise replies[-1]
+
     async def close(self) -> None:
         """Give the connection back to the pool, disconnected."""
         await self._drop(self._conn)
@@ -342,7 +357,7 @@ def readback_commands(
 
 async def queue_initial(
     connector: AsyncRedisConnector,
-    pipe: Pipeline,
+    pipe: Pipe,
     readings: Readings,
     entry: DeviceEntry,
     read: dict[str, Any] | None,
@@ -370,14 +385,14 @@ async def queue_initial(
         )
 
 
-async def queue_device_config(connector: AsyncRedisConnector, pipe: Pipeline, configs: list[dict]) -> None:
+async def queue_device_config(connector: AsyncRedisConnector, pipe: Pipe, configs: list[dict]) -> None:
     """``info/devices/config`` = AvailableResourceMessage(resource=[device dicts])."""
     await connector.set(
         MessageEndpoints.device_config(), AvailableResourceMessage(resource=configs), pipe=pipe
     )
 
 
-async def queue_staged(connector: AsyncRedisConnector, pipe: Pipeline, name: str, staged: bool) -> None:
+async def queue_staged(connector: AsyncRedisConnector, pipe: Pipe, name: str, staged: bool) -> None:
     """``info/devices/staged/<name>`` = DeviceStatusMessage(status=1|0)."""
     await connector.set(
         MessageEndpoints.device_staged(name), DeviceStatusMessage(device=name, status=int(staged)), pipe=pipe
@@ -386,7 +401,7 @@ async def queue_staged(connector: AsyncRedisConnector, pipe: Pipeline, name: str
 
 async def queue_alarm(
     connector: AsyncRedisConnector,
-    pipe: Pipeline,
+    pipe: Pipe,
     message: str,
     compact: str,
     exception_type: str,

@@ -107,7 +107,7 @@ class ScanHooks:
         entries = self._entries(names)
         scan_info = status.content
         timeout = self.server.settings.timeouts.device_action
-        pipe = self.server.connector.pipeline()
+        pipe = self.server.connector.batch()
 
         async def one(entry: DeviceEntry) -> None:
             await self.server.actions.stage_one(entry, timeout, pipe)
@@ -142,7 +142,7 @@ class ScanHooks:
     async def unstage(self, entries: list[DeviceEntry], scan_id: str | None = None) -> None:
         """Unstage ``entries`` concurrently (errors become alarms)."""
         timeout = self.server.settings.timeouts.device_action
-        pipe = self.server.connector.pipeline()
+        pipe = self.server.connector.batch()
         async with self.server.devices.locked(entries):
             results = await asyncio.gather(
                 *(self.server.actions.unstage_one(e, timeout, pipe) for e in entries), return_exceptions=True
