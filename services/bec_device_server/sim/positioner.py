@@ -80,6 +80,7 @@ class SimPositioner(LeanRead, Device, PositionerBase):
         self._stop_event = threading.Event()
         self._move_thread: threading.Thread | None = None
         self._finishing = False
+        self._arrived: DeviceStatus | None = None  #: the finished status of instant moves
         super().__init__(
             name=name, parent=parent, kind=kind, settle_time=settle_time, timeout=timeout, **kwargs
         )
@@ -168,14 +169,26 @@ class SimPositioner(LeanRead, Device, PositionerBase):
         """An instant move, done on the call as ophyd's own ``SynAxis`` does it: setpoint, readback
         and the ``done`` subscriptions run, and the status returned is finished already (after
         ``settle_time``). A MoveStatus would subscribe a progress watcher to the readback and
-        remove it again: most of the cost of an instant move (about 35 of 45 us)."""
+        remove it again: most of the cost of an instant move (about 35 of 45 us).
+
+        With no settle time every instant move returns the same finished, successful status (a
+        callback added to it runs at once, as on any finished status): building and finishing an
+        ophyd status (its tracing span, lock and event) was a third of the move's cost."""
         self.setpoint.put(target)
         self._update_readback(target)
         self._run_subs(sub_type=self.SUB_DONE, timestamp=time.time(), value=target)
-        status = DeviceStatus(self, settle_time=self._settle_time)
+        if self._settle_time:
+            status = DeviceStatus(self, settle_time=self._settle_time)
+            if moved_cb is not None:
+                status.add_callback(functools.partial(moved_cb, obj=self))
+            status.set_finished()
+            return status
+        status = self._arrived
+        if status is None:
+            status = self._arrived = DeviceStatus(self)
+            status.set_finished()
         if moved_cb is not None:
             status.add_callback(functools.partial(moved_cb, obj=self))
-        status.set_finished()
         return status
 
     def _run_move(self, start: float, target: float, stop: threading.Event) -> None:

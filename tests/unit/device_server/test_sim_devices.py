@@ -35,6 +35,26 @@ def test_instant_move() -> None:
     assert samx.read()["samx_setpoint"]["value"] == 3.5
 
 
+def test_instant_moves_answer_with_a_finished_status_whose_callbacks_run_at_once() -> None:
+    """Without a settle time every instant move hands back one finished status: a callback added
+    later runs at once, a failed move elsewhere does not touch it. With a settle time each move
+    gets a status of its own that finishes only after it."""
+    samx = SimPositioner(name="samx", delay=0)
+    first, second = samx.set(1.0), samx.set(2.0)
+    assert first.done and first.success and first.exception() is None
+    ran = []
+    second.add_callback(ran.append)
+    assert ran == [second]
+    assert samx.position == 2.0
+    with pytest.raises(ValueError):
+        samx.set(float("nan"))
+    assert samx.set(3.0).success
+    settling = SimPositioner(name="settling", delay=0, settle_time=0.05)
+    one, two = settling.set(1.0), settling.set(2.0)
+    assert one is not two
+    assert finished(two).wait(WAIT) and two.success
+
+
 def test_moves_register_no_traceback_and_leave_no_callbacks(monkeypatch) -> None:
     """With ophyd_devices imported (it replaces ophyd's subscribe by one that takes a traceback per
     registration), our positioner still subscribes through ophyd's own: a move takes no stack
