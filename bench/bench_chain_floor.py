@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import select
 import statistics
 import subprocess
 import sys
@@ -31,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bec_core.redis_connector.direct import pack
 from bench.common import Table, cpu_seconds, print_table
 
 STREAM = "internal/devices/instructions"
@@ -39,14 +41,12 @@ REPLY = "internal/devices/instructions_response"
 PROGRESS = "info/scans/scan_progress"
 SEGMENT = "info/scans/scan_segment"
 WARMUP = 200
+ROLE_TIMEOUT = 60.0  #: seconds a role may take to get ready or to finish after the scan role
 
 
 def _pack(*args: Any) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        raw = arg if isinstance(arg, bytes) else str(arg).encode()
-        out += (b"$%d\r\n" % len(raw), raw, b"\r\n")
-    return b"".join(out)
+    """One command in RESP (the packer the servers use)."""
+    return pack([args])
 
 
 class Wire:
@@ -202,27 +202,42 @@ def run_floor(points: int, monitors: int, tmp: Path) -> dict[str, float]:
             "--monitors",
             str(monitors),
         ]
-        client = subprocess.Popen(
-            [*role, "--role", "client", "--points", str(points)], stdout=subprocess.PIPE
-        )
-        assert client.stdout is not None and json.loads(client.stdout.readline()) == {"ready": True}
-        device = subprocess.Popen(
-            [*role, "--role", "device", "--points", str(points)], stdout=subprocess.PIPE
-        )
-        before = cpu_seconds(redis.pid or 0)
-        scan = subprocess.run(
-            [*role, "--role", "scan", "--points", str(points)], capture_output=True, check=True
-        )
-        out_device, _ = device.communicate(timeout=60)
-        client.communicate(timeout=60)
-        redis_cpu = cpu_seconds(redis.pid or 0) - before
+        children: list[subprocess.Popen[bytes]] = []
+        try:
+            client = subprocess.Popen(
+                [*role, "--role", "client", "--points", str(points)], stdout=subprocess.PIPE
+            )
+            children.append(client)
+            assert client.stdout is not None
+            if not select.select([client.stdout], [], [], ROLE_TIMEOUT)[0]:
+                raise TimeoutError(f"the client role did not subscribe within {ROLE_TIMEOUT:g} s")
+            assert json.loads(client.stdout.readline()) == {"ready": True}
+            device = subprocess.Popen(
+                [*role, "--role", "device", "--points", str(points)], stdout=subprocess.PIPE
+            )
+            children.append(device)
+            before = cpu_seconds(redis.pid or 0)  # over warm-up and measured points alike
+            scan = subprocess.run(
+                [*role, "--role", "scan", "--points", str(points)],
+                capture_output=True,
+                check=True,
+                timeout=ROLE_TIMEOUT + points * 0.01,
+            )
+            out_device, _ = device.communicate(timeout=ROLE_TIMEOUT)
+            client.communicate(timeout=ROLE_TIMEOUT)
+            redis_cpu = cpu_seconds(redis.pid or 0) - before
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
     finally:
         redis.stop()
     scan_out, device_out = json.loads(scan.stdout), json.loads(out_device)
     total = points + WARMUP
     return {
         "scan": scan_out["cpu_s"] / points * 1e3,
-        "device": device_out["cpu_s"] / (total - WARMUP) * 1e3,
+        "device": device_out["cpu_s"] / points * 1e3,
         "redis": redis_cpu / total * 1e3,
         "wall": scan_out["wall_s"] / points * 1e3,
     }

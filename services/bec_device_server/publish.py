@@ -324,13 +324,12 @@ class Finisher:
         script again through redis-py, which loads it."""
         pipe.execute_command("EVALSHA", self.script.sha, 0, *args)
         replies = await pipe.execute(raise_on_error=False)
-        errors = [r for r in replies[:-1] if isinstance(r, Exception)]
+        if isinstance(replies[-1], NoScriptError):
+            await self.script(args=args)  # the reply goes out even if a command before it failed
+            replies.pop()
+        errors = [r for r in replies if isinstance(r, Exception)]
         if errors:
             raise errors[0]
-        if isinstance(replies[-1], NoScriptError):
-            await self.script(args=args)
-        elif isinstance(replies[-1], Exception):
-            raise replies[-1]
 
     async def close(self) -> None:
         """Give the connection back to the pool, disconnected."""

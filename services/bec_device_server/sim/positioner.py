@@ -177,16 +177,12 @@ class SimPositioner(LeanRead, Device, PositionerBase):
         self.setpoint.put(target)
         self._update_readback(target)
         self._run_subs(sub_type=self.SUB_DONE, timestamp=time.time(), value=target)
-        if self._settle_time:
-            status = DeviceStatus(self, settle_time=self._settle_time)
-            if moved_cb is not None:
-                status.add_callback(functools.partial(moved_cb, obj=self))
-            status.set_finished()
-            return status
-        status = self._arrived
+        status = None if self._settle_time else self._arrived
         if status is None:
-            status = self._arrived = DeviceStatus(self)
-            status.set_finished()
+            status = DeviceStatus(self, settle_time=self._settle_time)
+            status.set_finished()  # with a settle time: done once it has passed
+            if not self._settle_time:
+                self._arrived = status
         if moved_cb is not None:
             status.add_callback(functools.partial(moved_cb, obj=self))
         return status
