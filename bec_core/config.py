@@ -250,6 +250,13 @@ class ScanServerSettings(_Settings):
     """How many of a scan's newest points keep their ``info/public/<id>/scan_segment/<n>`` key
     (older ones are deleted as new points arrive, so a long scan does not grow Redis without
     bound; the points themselves all go out on ``info/scans/scan_segment``). 0 keeps them all."""
+    points_per_instruction: int = Field(default=16, ge=1, le=1000)
+    """A step scan's short points go to the device server several per instruction, at most this
+    many and at most :attr:`batch_budget_s` of expected device time per instruction (1: one point
+    per instruction). Fewer hand-offs per point; a pause waits for the instruction in flight."""
+    batch_budget_s: float = Field(default=0.01, gt=0, le=10)
+    """The device time (s) that one instruction of several points may be expected to take: the
+    settling, exposure and measured time per point decide how many points go together."""
     plugin_paths: list[Path] = Field(default_factory=list)
     """Extra import directories searched for scan plugins, appended after the scan server's own
     site-packages (docs/decisions/0006): e.g. a ``pip install --target DIR bec-server==4.3.2

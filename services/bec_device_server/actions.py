@@ -78,11 +78,21 @@ class Actions:
                 entries.items(), lambda name, e: self.set_one(job, e, name, values[name], publish=True)
             )
 
-    async def set_one(self, job: Job, entry: DeviceEntry, name: str, value: Any, *, publish: bool) -> None:
-        """Set one device (or sub-signal ``dev.sig``), write its req_status if asked, re-read it."""
+    async def set_one(
+        self,
+        job: Job,
+        entry: DeviceEntry,
+        name: str,
+        value: Any,
+        *,
+        publish: bool,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Set one device (or sub-signal ``dev.sig``), write its req_status if asked, re-read it
+        (``metadata``: that of the move's publications, by default the job's)."""
         server = self.server
         target = resolve_target(entry, name)
-        entry.last_metadata = job.metadata
+        entry.last_metadata = job.metadata if metadata is None else metadata
         success = False
         failure: BaseException | None = None
         try:
@@ -105,8 +115,10 @@ class Actions:
                 rid = job.metadata["RID"]
                 # as stock: error_info (None on success) is what a stock client raises as its alarm
                 info = None if failure is None else error_info(failure, name)
-                metadata = {**job.metadata, "action": "set", "error_info": info}
-                msg = DeviceReqStatusMessage(device=name, success=success, request_id=rid, metadata=metadata)
+                status_meta = {**job.metadata, "action": "set", "error_info": info}
+                msg = DeviceReqStatusMessage(
+                    device=name, success=success, request_id=rid, metadata=status_meta
+                )
                 await server.connector.xadd(
                     MessageEndpoints.device_req_status(rid), {"data": msg}, expire=3600, pipe=job.pipe
                 )

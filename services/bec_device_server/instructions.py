@@ -219,7 +219,13 @@ class InstructionProcessor:
                 isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
             ):
                 raise InstructionError(f"metadata 'timeout' must be a positive number, not {timeout!r}")
-            job = Job(instr, pipe, float(timeout or default_timeout(server, instr.action)), server.loop)
+            job = Job(
+                instr,
+                pipe,
+                float(timeout or default_timeout(server, instr.action)),
+                server.loop,
+                publisher=self._publish_readings,
+            )
             task = asyncio.current_task()
             if scan_id and not meta.get("cleanup") and task is not None:
                 self.running[instr_id] = (str(scan_id), task)
@@ -297,6 +303,16 @@ class InstructionProcessor:
         while len(self.replies) > CACHE_SIZE:
             self.replies.popitem(last=False)
 
+    def _finisher(self) -> Finisher:
+        if self.finisher is None:
+            self.finisher = Finisher(self.server.connector)
+        return self.finisher
+
+    async def _publish_readings(self, args: tuple[Any, ...]) -> None:
+        """A job's readings (and segment) taken so far (``Readings.take()``), without reply or
+        acknowledgement: one command, on the connection the replies go out on."""
+        await self._finisher().run(args)
+
     async def _finish(
         self,
         entry_id: str,
@@ -311,12 +327,10 @@ class InstructionProcessor:
             readings = Readings()
             readings.segment_args = segment  # once-only on the server: repeating it is safe
         args = readings.take(reply=(_REPLY_KEY, raw), ack=(_STREAM_KEY, GROUP, entry_id))
-        if self.finisher is None:
-            self.finisher = Finisher(self.server.connector)
         if pipe is not None and len(pipe):
-            await self.finisher.run_after(pipe, args)
+            await self._finisher().run_after(pipe, args)
             return
-        await self.finisher.run(args)
+        await self._finisher().run(args)
 
     async def _reject_undecodable(self, entry: StreamEntry) -> None:
         """Answer an entry that is not a valid instruction, if an id can be recovered; always ack."""

@@ -39,6 +39,9 @@ class Job:
     timeout: float
     loop: asyncio.AbstractEventLoop
     readings: Readings = field(default_factory=Readings)
+    #: runs the publication of readings taken from :attr:`readings` (``Readings.take()``), without
+    #: the reply (set by the instruction processor; a job of its own has nowhere to publish to)
+    publisher: Callable[[tuple[Any, ...]], Awaitable[None]] | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -49,6 +52,13 @@ class Job:
     def action(self) -> str:
         """The instruction's action."""
         return self.instr.action
+
+    def publication(self) -> Awaitable[None]:
+        """The readings collected so far (and their segment), taken now: awaiting the result
+        publishes them in one command, without the reply."""
+        if self.publisher is None:
+            raise InstructionError(f"{self.action}: this job cannot publish before its reply")
+        return self.publisher(self.readings.take())
 
     def deadline(self) -> Deadline:
         """A fresh deadline of ``timeout`` seconds."""

@@ -48,8 +48,9 @@ NO_SEGMENT: tuple[Any, ...] = ("", "", b"", "", "", "")  #: FINISH_SCRIPT's ARGV
 
 
 #: One command for a whole round trip: SET+PUBLISH every reading on ``device_read/<name>`` and/or
-#: ``device_readback/<name>``, then the scan segment (if any: ARGV[8..13], see :class:`Segment`),
-#: then PUBLISH the reply (if any) and XACK the stream entry (if any), in this order. The
+#: ``device_readback/<name>``, then the scan segments (if any: six arguments each from ARGV[8]
+#: on, see :class:`Segment`; several when points of one instruction go out together), then
+#: PUBLISH the reply (if any) and XACK the stream entry (if any), in this order. The
 #: readings travel as two arguments, an index (``"<flags> <name bytes> <value bytes> "`` per
 #: reading; flags 1 = read, 3 = read and readback) and the names and values back to back:
 #: redis-py spends about 1 us packing each argument, which for four arguments per device was
@@ -71,12 +72,14 @@ for flags, name_len, value_len in string.gmatch(index, '(%d+) (%d+) (%d+) ') do
   end
   n = n + 1
 end
-if ARGV[8] ~= '' and redis.call('EXISTS', ARGV[12]) == 0 then
-  if redis.call('SET', ARGV[8], ARGV[10], 'NX', 'EX', ARGV[11]) then
-    redis.call('PUBLISH', ARGV[9], ARGV[10])
-  end
-  if ARGV[13] ~= '' then
-    redis.call('DEL', ARGV[13])
+for i = 8, #ARGV - 5, 6 do
+  if ARGV[i] ~= '' and redis.call('EXISTS', ARGV[i + 4]) == 0 then
+    if redis.call('SET', ARGV[i], ARGV[i + 2], 'NX', 'EX', ARGV[i + 3]) then
+      redis.call('PUBLISH', ARGV[i + 1], ARGV[i + 2])
+    end
+    if ARGV[i + 5] ~= '' then
+      redis.call('DEL', ARGV[i + 5])
+    end
   end
 end
 if ARGV[3] ~= '' then
@@ -214,7 +217,7 @@ class Readings:
         self._metadata: dict[str, Any] | None = None
         self._metadata_raw = b""
         self._signals: list[tuple[str, dict[str, Any], bytes]] = []  # for a segment
-        #: FINISH_SCRIPT's ARGV[8..13] for the scan segment (see :meth:`segment`)
+        #: FINISH_SCRIPT's arguments from ARGV[8] on: six per scan segment (see :meth:`segment`)
         self.segment_args: tuple[Any, ...] = NO_SEGMENT
 
     def __len__(self) -> int:
@@ -237,11 +240,12 @@ class Readings:
         self._blob += (key, raw)
 
     def segment(self, segment: Segment) -> None:
-        """Publish the readings added so far as ``segment`` too, in the same command."""
+        """Publish the readings added since the last segment as ``segment`` too, in the same
+        command (after any segment queued before it)."""
         raw = encode_segment(segment, self._signals)
-        self.segment_args = (
-            segment.key, _SEGMENT_CHANNEL, raw, str(segment.expire), segment.guard, segment.forget,
-        )  # fmt: skip
+        args = (segment.key, _SEGMENT_CHANNEL, raw, str(segment.expire), segment.guard, segment.forget)
+        self.segment_args = args if self.segment_args is NO_SEGMENT else (*self.segment_args, *args)
+        self._signals = []
 
     def take(
         self, *, reply: tuple[str, bytes] | None = None, ack: tuple[str, str, str] | None = None

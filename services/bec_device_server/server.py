@@ -278,11 +278,14 @@ class DeviceServer(Service):
             return entry.last_read
         raise error
 
-    async def read_many(self, job: Job, entries: list[DeviceEntry]) -> dict[str, dict[str, Any]]:
-        """Read devices: cheap ones inline on the loop, the others concurrently in the pool."""
+    async def read_many(
+        self, job: Job, entries: list[DeviceEntry], metadata: dict[str, Any] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Read devices: cheap ones inline on the loop, the others concurrently in the pool
+        (``metadata``: the readings' own, by default the job's)."""
         readings: dict[str, dict[str, Any]] = {}
         slow: list[tuple[DeviceEntry, BaseException | None]] = []
-        metadata = job.metadata
+        metadata = job.metadata if metadata is None else metadata
         for entry in entries:
             entry.last_metadata = metadata
             if entry.cheap:

@@ -111,6 +111,9 @@ class ScanContext:
         self.max_points = item.scan.num_readouts() if item.is_scan else 0
         self.background: list[asyncio.Task[Any]] = []
         self._ahead: deque[Pending] = deque()  # points sent by point_ahead, oldest first
+        self._queued: list[dict[str, float]] = []  # batched points not sent yet (their moves)
+        self._point_time: float | None = None  # device time per point, measured as replies come
+        self._last_done: float | None = None  # when the last instruction sent ahead was answered
         self._withdrawn: list[int] = []  # point ids of withdrawn points that may publish themselves
         self._readbacks: dict[str, dict[str, Any]] = {}
         self._readback_seen = asyncio.Event()
@@ -154,18 +157,52 @@ class ScanContext:
         await self.points_done()  # a point sent ahead is published before this one
         await self.control.checkpoint(self._on_pause, self._on_resume)
         skip = set_of(from_readback)
-        pending = await self._send_point(set or {}, skip, None)
+        pending = await self._send_point([set or {}], skip, None)
         return self._publish_reply(await self.instructions.wait(pending), skip)
 
-    async def point_ahead(self, set: dict[str, float] | None = None) -> None:
+    async def point_ahead(self, set: dict[str, float] | None = None, *, batch: bool = False) -> None:
         """Like :meth:`point` without the readings: sent while the point before it is still running.
 
-        At most :data:`AHEAD` points are in flight. Each one after the first carries
+        At most :data:`AHEAD` instructions are in flight. Each one after the first carries
         ``metadata["after"]`` = the instruction before it: the device server starts its
         action only once that one's action has finished (readings taken), and not at
         all if it failed. Replies are awaited, and points published, in order; an error
         withdraws the points sent after it. :meth:`points_done` waits for the rest.
+
+        ``batch=True`` (a step scan whose loop does nothing else between its points): the point
+        may wait for the next ones and go out with them in one instruction, as many as
+        :meth:`batch_size` allows; :meth:`points_done` (or :meth:`point`) sends what is left.
         """
+        if not batch:
+            await self._send_ahead([set or {}])
+            return
+        self._queued.append(set or {})
+        if len(self._queued) >= self.batch_size():
+            await self._send_queued()
+
+    def batch_size(self) -> int:
+        """How many short points go in one instruction: at most ``points_per_instruction`` and
+        ``batch_budget_s`` of expected device time (the settling and exposure of a point, or the
+        time the points of the last instruction took, whichever is longer)."""
+        cfg = self.settings.scan_server
+        if cfg.points_per_instruction <= 1:
+            return 1
+        scan = self.item.scan
+        fixed = (
+            scan.settling_time + scan.exp_time * scan.frames_per_trigger + scan.settling_time_after_trigger
+        )
+        if self._point_time is None:
+            return 1  # not measured yet: the first points go one by one
+        per_point = max(fixed, self._point_time)
+        if per_point <= 0:
+            return cfg.points_per_instruction
+        return max(1, min(cfg.points_per_instruction, int(cfg.batch_budget_s / per_point)))
+
+    async def _send_queued(self) -> None:
+        queued, self._queued = self._queued, []
+        await self._send_ahead(queued)
+
+    async def _send_ahead(self, moves: list[dict[str, float]]) -> None:
         try:
             while len(self._ahead) >= AHEAD:
                 await self._complete_oldest()
@@ -173,14 +210,16 @@ class ScanContext:
                 await self.points_done()  # pause between points with nothing in flight
             await self.control.checkpoint(self._on_pause, self._on_resume)
             before = self._ahead[-1].instr_id if self._ahead else None
-            self._ahead.append(await self._send_point(set or {}, set_of(None), before, segment=True))
+            self._ahead.append(await self._send_point(moves, set_of(None), before, segment=True))
         except BaseException:
             self._withdraw_ahead()
             raise
 
     async def points_done(self) -> None:
-        """Wait for (and publish) every point sent by :meth:`point_ahead`."""
+        """Send the points still queued, then wait for (and publish) every point sent ahead."""
         try:
+            if self._queued:
+                await self._send_queued()
             while self._ahead:
                 await self._complete_oldest()
         except BaseException:
@@ -191,17 +230,24 @@ class ScanContext:
         pending = self._ahead[0]
         reply = await self.instructions.wait(pending)
         self._ahead.popleft()
+        count = pending.extra.get("count", 1)
+        now = self.loop_time()
+        if self._last_done is not None:  # what one of these points took
+            self._point_time = (now - max(self._last_done, pending.sent_at)) / count
+        self._last_done = now
         if "segment" in pending.extra and reply.result is None:
-            self._count_point()  # the device server published the segment with the readings
+            self._count_point(count)  # the device server published the segments with the readings
         else:
             self._publish_reply(reply, set())
 
     def _withdraw_ahead(self) -> None:
+        self._queued = []  # never sent: nothing to withdraw
         while self._ahead:
             pending = self._ahead.popleft()
             self.instructions.forget(pending)
             if "segment" in pending.extra:
-                self._withdrawn.append(pending.extra["segment"])
+                first = pending.extra["segment"]
+                self._withdrawn.extend(range(first, first + pending.extra.get("count", 1)))
 
     async def settle_withdrawn(self) -> None:
         """Count the withdrawn points whose segments the device server had published already, and
@@ -216,15 +262,17 @@ class ScanContext:
                 self._count_point()
 
     async def _send_point(
-        self, moves: dict[str, float], skip: set[str], after: str | None, segment: bool = False
+        self, moves: list[dict[str, float]], skip: set[str], after: str | None, segment: bool = False
     ) -> Pending:
+        """One instruction for the points ``moves`` (one ``set`` per point; several only with
+        ``segment``: each point's segment is published by the device server)."""
         scan = self.item.scan
         read = [d for d in self.monitored if d not in skip] if skip else self.monitored
-        devices = sorted({*moves, *self.triggered, *read})
+        moved = {name for point in moves for name in point}
+        devices = sorted({*moved, *self.triggered, *read})
         min_wait = scan.exp_time * scan.frames_per_trigger
-        settling = scan.settling_time if moves else 0.0
-        parameter = {
-            "set": moves,  # the caller's fresh dict: encoded before this returns, not copied
+        settling = scan.settling_time if moved else 0.0
+        parameter: dict[str, Any] = {
             "settling_time": settling,
             "trigger": self.triggered,
             "min_wait": min_wait,
@@ -232,31 +280,52 @@ class ScanContext:
             "read": read,
         }
         t = self.settings.timeouts
-        timeout = (
-            (t.device_action if moves else 0.0)
+        timeout = (  # each action's deadline: one point's
+            (t.device_action if moved else 0.0)
             + settling
             + (t.device_action if self.triggered else 0.0)
             + min_wait
             + scan.settling_time_after_trigger
             + t.device_read
         )
-        point_id = self.point_id + len(self._ahead)
+        point_id = self.point_id + sum(p.extra.get("count", 1) for p in self._ahead)
         meta = {**self._point_metadata, "point_id": point_id}
         if after is not None:
             meta["after"] = after
-        if segment:  # published by the device server with the readings: they need not come back
-            parameter["segment"] = self.publisher.segment_spec(
-                self._scan_id_text, point_id, self.segment_metadata
-            )
+        if len(moves) > 1:  # several points: each with its own segment, published as it is read
+            parameter["points"] = [
+                {
+                    "set": point,
+                    "segment": self.publisher.segment_spec(
+                        self._scan_id_text, point_id + n, self.segment_metadata
+                    ),
+                }
+                for n, point in enumerate(moves)
+            ]
+        else:
+            parameter["set"] = moves[0]  # the caller's fresh dict: encoded before this returns
+            if segment:  # published by the device server with the readings: not sent back
+                parameter["segment"] = self.publisher.segment_spec(
+                    self._scan_id_text, point_id, self.segment_metadata
+                )
         # the previous point's publications go out in the same write, ahead of this instruction;
-        # a point sent ahead also waits out the one before it
+        # an instruction sent ahead also waits out the one before it, and one of several points
+        # the points before its last
         before = self._ahead[-1].extra.get("wait", 0.0) if after is not None and self._ahead else 0.0
+        queued_points = (len(moves) - 1) * timeout
         pending = await self.instructions.send(
-            devices, "point", parameter, meta, timeout=timeout, publisher=self.publisher, extra_wait=before
+            devices,
+            "point",
+            parameter,
+            meta,
+            timeout=timeout,
+            publisher=self.publisher,
+            extra_wait=before + queued_points,
         )
-        pending.extra["wait"] = timeout + t.instruction_reply  # what one behind it waits out as well
+        pending.extra["wait"] = timeout + queued_points + t.instruction_reply  # for one behind it
         if segment:
             pending.extra["segment"] = point_id
+            pending.extra["count"] = len(moves)
         return pending
 
     def _publish_reply(self, reply: Any, skip: set[str]) -> dict[str, Any]:
@@ -275,9 +344,9 @@ class ScanContext:
         self.point_id += 1
         self.publisher.point(self._scan_id_text, point_id, data, self.segment_metadata, self._progress())
 
-    def _count_point(self) -> None:
-        """Count a point whose segment the device server published; its progress goes out."""
-        self.point_id += 1
+    def _count_point(self, count: int = 1) -> None:
+        """Count points whose segments the device server published; the progress goes out."""
+        self.point_id += count
         self.publisher.progress(self._progress())
 
     def _progress(self) -> ProgressMessage:

@@ -57,12 +57,14 @@ class ScanAPI(Protocol):
         """
         ...
 
-    async def point_ahead(self, set: dict[str, float] | None = None) -> None:
+    async def point_ahead(self, set: dict[str, float] | None = None, *, batch: bool = False) -> None:
         """:meth:`point` without waiting for its readings: the next one may be sent while it runs.
 
         The device server still runs the points one after another (each after the one
         before it has taken its readings; none after one that failed); they are
-        published in order. Call :meth:`points_done` after the last one.
+        published in order. Call :meth:`points_done` after the last one. ``batch=True``
+        when nothing happens between the points: short points may then wait for the next
+        ones and go to the device server together, in one instruction.
         """
         ...
 
@@ -292,5 +294,5 @@ class ScanBase:
                 moves = {m: v for m, v, p in zip(motors, target, previous, strict=True) if v != p}
             previous = target
             for burst in range(self.burst):
-                await api.point_ahead(set=moves if burst == 0 else None)
+                await api.point_ahead(set=moves if burst == 0 else None, batch=True)
         await api.points_done()

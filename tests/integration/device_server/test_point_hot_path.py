@@ -129,3 +129,142 @@ async def test_points_sent_ahead_run_in_order_and_unknown_predecessors_do_not_bl
     assert [r.result["samx"]["samx"]["value"] for r in replies] == [float(i) for i in range(10)]
     finished = [r.instruction_id for r in requester.all if r.status == "completed"]
     assert finished[-10:] == ids  # replies published in the order the points were sent
+
+
+def _segment(scan_id: str, point_id: int) -> dict[str, Any]:
+    """A ``segment`` spec as the scan server's publisher makes it."""
+    return {
+        "scan_id": scan_id,
+        "point_id": point_id,
+        "metadata": {"scan_id": scan_id, "scan_type": "step"},
+        "key": MessageEndpoints.public_scan_segment(scan_id, point_id).endpoint,
+        "expire": 600,
+        "guard": f"internal/scan_server/withdrawn/{scan_id}/{point_id}",
+        "forget": "",
+    }
+
+
+def _points(scan_id: str, targets: list[float], first: int = 0) -> dict[str, Any]:
+    return {
+        **{k: v for k, v in POINT.items() if k != "set"},
+        "points": [
+            {"set": {"samx": x}, "segment": _segment(scan_id, first + n)} for n, x in enumerate(targets)
+        ],
+    }
+
+
+async def test_several_points_publish_each_segment_in_order_then_one_reply(
+    start_server: Any, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    """``points``: each point moves, reads and publishes its own segment (and readings with its own
+    point_id), in order; the one reply comes after the last segment."""
+    await start_server()
+    targets = [0.5 * n for n in range(6)]
+    order: list[Any] = []
+    async with (
+        conn.subscribe(MessageEndpoints.scan_segment()) as segments,
+        conn.subscribe(MessageEndpoints.device_read("bpm3i")) as reads,
+    ):
+        reply = await requester.request(
+            ["bpm3i", "bpm4i", "samx"], "point", _points("multi", targets), scan_id="multi", point_id=0
+        )
+        seen = [(await segments.get(timeout=DEADLINE)).value for _ in targets]
+        read_meta = [(await reads.get(timeout=DEADLINE)).value.metadata for _ in targets]
+        order = [r.instruction_id for r in requester.all]
+    assert reply.status == "completed", reply.error_info
+    assert reply.result is None
+    assert [s.point_id for s in seen] == list(range(6))
+    assert [s.data["samx"]["samx"]["value"] for s in seen] == targets
+    assert all(set(s.data) == {"samx", "bpm4i", "bpm3i"} for s in seen)
+    assert [m["point_id"] for m in read_meta] == list(range(6))
+    assert order.count(reply.instruction_id) == 1
+    stored = await conn.get(MessageEndpoints.public_scan_segment("multi", 5))
+    assert stored.data == seen[5].data
+    assert (await conn.redis.xpending(STREAM, "device_server"))["pending"] == 0
+
+
+async def test_a_failed_point_of_several_ends_the_instruction_and_no_later_point_moves(
+    start_server: Any, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    """The points before the failed one are published; the failed one and those after it are not,
+    and nothing after it moves."""
+    await start_server()
+    reply = await requester.request(
+        ["bpm3i", "bpm4i", "samx"], "point", _points("fail", [1.0, 2.0, 500.0, 3.0]), scan_id="fail"
+    )
+    assert reply.status == "error" and reply.error_info is not None
+    assert "samx" in reply.error_info.compact_error_message
+    for point_id in (0, 1):
+        assert (await conn.get(MessageEndpoints.public_scan_segment("fail", point_id))) is not None
+    for point_id in (2, 3):
+        assert (await conn.get(MessageEndpoints.public_scan_segment("fail", point_id))) is None
+    readback = await conn.get(MessageEndpoints.device_readback("samx"))
+    assert readback.signals["samx"]["value"] == 2.0  # the fourth point never moved samx
+
+
+@pytest.mark.parametrize(
+    "parameter, expected",
+    [
+        ({"points": [], "read": ["samx"]}, "non-empty list"),
+        ({"points": "samx", "read": ["samx"]}, "non-empty list"),
+        ({"points": [{"set": {"samx": 1.0}}], "read": ["samx"]}, "points[0]"),
+        ({"points": [{"set": 1.0, "segment": {}}], "read": ["samx"]}, "points[0]"),
+        ({"points": [{"set": {}, "segment": {"point_id": 1}}], "read": ["samx"]}, "segment field"),
+        ({"set": {"samx": 1.0}, "points": [{"set": {}, "segment": {}}]}, "not both"),
+    ],
+)
+async def test_malformed_points_are_refused_naming_what_is_wrong(
+    start_server: Any, requester: Requester, parameter: dict, expected: str
+) -> None:
+    await start_server()
+    reply = await requester.request(["samx"], "point", parameter)
+    assert reply.status == "error" and reply.error_info is not None
+    assert expected in reply.error_info.compact_error_message
+    assert (await requester.request(["samx"], "point", {"set": {"samx": 0.25}, "read": ["samx"]})).status == (
+        "completed"
+    )  # and the server goes on
+
+
+async def test_one_finishing_command_publishes_several_segments_in_order_honouring_each_guard(
+    conn: AsyncRedisConnector,
+) -> None:
+    """FINISH_SCRIPT with three segments (points of one instruction written together): each is
+    stored and published once, in order, except the one whose guard is set (withdrawn)."""
+    from bec_device_server.publish import FINISH_SCRIPT, Readings, Segment
+
+    readings = Readings()
+    for point_id in range(3):
+        readings.add("samx", {"samx": {"value": float(point_id), "timestamp": 1.0}}, {"point_id": point_id})
+        readings.segment(Segment.parse(_segment("lua", point_id)))
+    await conn.redis.set(_segment("lua", 1)["guard"], 1)
+    async with conn.subscribe(MessageEndpoints.scan_segment()) as segments:
+        assert await conn.redis.eval(FINISH_SCRIPT, 0, *readings.take()) == 3  # three readings
+        published = [(await segments.get(timeout=DEADLINE)).value for _ in range(2)]
+    assert [s.point_id for s in published] == [0, 2]
+    for point_id, stored in ((0, True), (1, False), (2, True)):
+        msg = await conn.get(MessageEndpoints.public_scan_segment("lua", point_id))
+        assert (msg is not None) is stored
+    assert (await conn.get(MessageEndpoints.device_read("samx"))).signals["samx"]["value"] == 2.0
+
+
+async def test_the_scans_clean_up_stops_several_points_at_the_one_running(
+    start_server: Any, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    """An abort's clean-up ``stop`` cancels an instruction of several points where it is: the points
+    after the running one neither move nor publish, and the instruction is answered."""
+    await start_server()
+    parameter = {**_points("cut", [1.0, 2.0, 3.0, 4.0]), "settling_time": 0.3}
+    async with conn.subscribe(MessageEndpoints.scan_segment()) as segments:
+        batch = await requester.send(["bpm3i", "bpm4i", "samx"], "point", parameter, scan_id="cut")
+        first = (await segments.get(timeout=DEADLINE)).value
+        assert first.point_id == 0
+        stop = await requester.request(["samx"], "stop", {}, scan_id="cut", cleanup=True)
+    reply = await requester.reply(batch)
+    assert stop.status == "completed", stop.error_info
+    assert reply.status == "error" and reply.error_info is not None
+    assert "cancelled" in reply.error_info.compact_error_message
+    for point_id in (2, 3):
+        assert (await conn.get(MessageEndpoints.public_scan_segment("cut", point_id))) is None
+    readback = await conn.get(MessageEndpoints.device_readback("samx"))
+    assert readback.signals["samx"]["value"] in (1.0, 2.0)  # stopped at the point it was running
+    assert (await conn.redis.xpending(STREAM, "device_server"))["pending"] == 0

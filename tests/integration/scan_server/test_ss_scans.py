@@ -234,3 +234,51 @@ async def test_complete_after_the_last_point_before_unstage(conn, rec):
         "the complete reply",
     )
     assert reply.status == "completed"
+
+
+async def _point_instructions(conn, scan_id):
+    """The ``point`` instructions of a scan, as the device server received them."""
+    from bec_core.serialization import loads_message
+
+    entries = await conn.redis.xrange(MessageEndpoints.device_instructions().endpoint)
+    found = []
+    for _, fields in entries:
+        instr = loads_message(fields[b"data"], "internal/devices/instructions")
+        if instr.action == "point" and instr.metadata.get("scan_id") == scan_id:
+            found.append(instr)
+    return found
+
+
+async def test_short_points_go_several_per_instruction_and_arrive_one_by_one_in_order(conn, rec):
+    """An instant motor, no exposure: after the first measured points, several points travel in
+    one instruction; every point still arrives as its own segment, in order, at its position."""
+    msg = request("line_scan", {"samx": [0, 2.99]}, steps=300, exp_time=0, relative=False)
+    assert (await submit(conn, rec, msg)).accepted
+    scan_id = await scan_id_of(rec, msg.metadata["RID"])
+    await rec.wait_for(lambda: "closed" in rec.statuses(scan_id), "scan closed")
+    segments = rec.segments(scan_id)
+    assert [s.point_id for s in segments] == list(range(300))
+    assert [round(s.data["samx"]["samx"]["value"] * 100) for s in segments] == list(range(300))
+    progress = [p for p in rec.msgs["progress"] if p.metadata.get("scan_id") == scan_id]
+    assert progress[-1].done and progress[-1].value == 300
+    assert [p.value for p in progress] == sorted(p.value for p in progress)
+    closed = next(m for m in rec.msgs["scan_status"] if m.scan_id == scan_id and m.status == "closed")
+    assert closed.num_monitored_readouts == 300
+    instructions = await _point_instructions(conn, scan_id)
+    sizes = [len(i.parameter.get("points", [None])) for i in instructions]
+    assert sum(sizes) == 300
+    assert max(sizes) > 1 and len(instructions) < 300
+    assert max(sizes) <= ServiceSettings().scan_server.points_per_instruction
+    firsts = [i.metadata["point_id"] for i in instructions]
+    assert firsts == [sum(sizes[:n]) for n in range(len(sizes))]  # consecutive, none twice
+
+
+async def test_points_with_an_exposure_beyond_the_budget_go_one_per_instruction(conn, rec):
+    budget = ServiceSettings().scan_server.batch_budget_s
+    msg = request("line_scan", {"samx": [0, 1]}, steps=8, exp_time=budget * 2, relative=False)
+    assert (await submit(conn, rec, msg)).accepted
+    scan_id = await scan_id_of(rec, msg.metadata["RID"])
+    await rec.wait_for(lambda: "closed" in rec.statuses(scan_id), "scan closed")
+    assert [s.point_id for s in rec.segments(scan_id)] == list(range(8))
+    instructions = await _point_instructions(conn, scan_id)
+    assert len(instructions) == 8 and not any("points" in i.parameter for i in instructions)

@@ -132,6 +132,27 @@ def test_a_segment_is_the_scan_message_the_scan_server_would_publish(devices: in
     )
 
 
+def test_segments_queued_one_after_the_other_each_hold_their_own_readings() -> None:
+    """Two points collected for one command: six arguments per segment, in order, each segment with
+    the readings added since the one before; the readings of both points are all published."""
+    readings = Readings()
+    expected = []
+    for point_id in (7, 8):
+        data = {"samx": {"samx": {"value": float(point_id), "timestamp": 1.0}}}
+        readings.add("samx", data["samx"], {"point_id": point_id})
+        spec = Segment.parse(_segment(point_id=point_id, key=f"k/{point_id}", guard=f"g/{point_id}"))
+        readings.segment(spec)
+        expected.append(ScanMessage(point_id=point_id, scan_id="5a1b", data=data, metadata=spec.metadata))
+    args = readings.take()
+    index, segments = args[0], args[7:]
+    assert index.count(" ") == 6  # two readings of samx (three fields each)
+    assert len(segments) == 12
+    assert [segments[0], segments[6]] == ["k/7", "k/8"]
+    assert [segments[2], segments[8]] == [dumps(m) for m in expected]
+    assert [segments[4], segments[10]] == ["g/7", "g/8"]
+    assert readings.take()[7:] == ("", "", b"", "", "", "")  # started over: no segment
+
+
 @pytest.mark.parametrize(
     "changes",
     [
