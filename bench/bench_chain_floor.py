@@ -1,12 +1,16 @@
 """The floor of a step scan's per-point chain: bec-core's Redis traffic per point, with no server work.
 
-    python -m bench.bench_chain_floor [--points 3000] [--monitors 4] [--repeats 3]
+    python -m bench.bench_chain_floor [--points 3000] [--monitors 4] [--repeats 3] [--batch 16]
 
-Per point bec-core's scan server writes one packet (``scan_progress`` SET+PUBLISH and the
+Per instruction bec-core's scan server writes one packet (``scan_progress`` SET+PUBLISH and the
 ``XADD`` of the next instruction) and waits for the reply on pub/sub; the device server reads
-the instruction with a blocking ``XREADGROUP`` on a connection of its own and answers with one
-``EVALSHA`` of its ``FINISH_SCRIPT`` (the readings SET+PUBLISHed on ``device_read`` and
-``device_readback``, the segment, the reply, the ``XACK``); two points are in flight.
+the instruction with a blocking ``XREADGROUP`` on a connection of its own and answers each point
+with one ``EVALSHA`` of its ``FINISH_SCRIPT`` (the readings SET+PUBLISHed on ``device_read`` and
+``device_readback``, the segment; for the instruction's last point also the reply and the
+``XACK``); two instructions are in flight. ``--batch``: points per instruction (bec-core's
+``points_per_instruction``, 16; 1: one point per instruction, as before it). The floor writes one
+``EVALSHA`` per point; bec-core writes the points read while one is in flight together, so its
+traffic is at most this.
 
 The floor replays exactly that with two bare asyncio processes (``--role scan`` / ``--role
 device``: a unix-socket stream and a ``hiredis.Reader``, the payloads encoded once before the
@@ -87,8 +91,9 @@ def _readings(monitors: int) -> tuple[bytes, bytes]:
     return "".join(index).encode(), b"".join(blob)
 
 
-async def device_role(sock: str, monitors: int, total: int) -> dict[str, float]:
-    """Answer ``total`` instructions as bec-core's device server does, with no work in between."""
+async def device_role(sock: str, monitors: int, total: int, batch: int) -> dict[str, float]:
+    """Answer ``total`` points, ``batch`` per instruction, as bec-core's device server does, with no
+    work in between."""
     from bec_device_server.publish import FINISH_SCRIPT
 
     reader = await Wire.open(sock)
@@ -103,7 +108,7 @@ async def device_role(sock: str, monitors: int, total: int) -> dict[str, float]:
 
     async def drain() -> None:  # the finishing connection's replies, in order (as the Finisher reads them)
         nonlocal answered
-        while answered < total:
+        while answered < total:  # one reply per point
             await finisher.reply()
             answered += 1
 
@@ -113,26 +118,31 @@ async def device_role(sock: str, monitors: int, total: int) -> dict[str, float]:
         found = await reader.reply()
         reader.writer.write(read)  # re-issued at once, as the device server's GroupReader does
         for entry_id, _fields in found[0][1] if found else []:
-            point = done
-            done += 1
-            if done == WARMUP:
-                started = time.process_time()
-            finisher.writer.write(
-                _pack(
-                    "EVALSHA", sha, 0, index, blob, REPLY, reply, STREAM, GROUP, entry_id,
-                    f"floor/segment/{point}", SEGMENT, segment, 60, "floor/withdrawn", "",
-                )
-            )  # fmt: skip
+            points = min(batch, total - done)
+            for n in range(points):
+                point = done
+                done += 1
+                if done == WARMUP:
+                    started = time.process_time()
+                last = n == points - 1  # the reply and the XACK go with the instruction's last point
+                finisher.writer.write(
+                    _pack(
+                        "EVALSHA", sha, 0, index, blob, REPLY if last else "", reply if last else b"",
+                        STREAM if last else "", GROUP if last else "", entry_id if last else "",
+                        f"floor/segment/{point}", SEGMENT, segment, 60, "floor/withdrawn", "",
+                    )
+                )  # fmt: skip
     await draining
     return {"cpu_s": time.process_time() - started}
 
 
-async def scan_role(sock: str, points: int) -> dict[str, float]:
-    """Send ``points`` instructions two in flight, each with its progress, as the scan server does."""
+async def scan_role(sock: str, points: int, batch: int) -> dict[str, float]:
+    """Send ``points`` points, ``batch`` per instruction and two instructions in flight, each with
+    its progress, as the scan server does."""
     sub = await Wire.open(sock)
     await sub.call("SUBSCRIBE", REPLY)
     writer = await Wire.open(sock)
-    instruction = os.urandom(300).hex().encode()
+    instruction = os.urandom(300 + 200 * (batch - 1)).hex().encode()  # a segment spec per point
     progress = os.urandom(110).hex().encode()
 
     def packet() -> bytes:
@@ -150,19 +160,19 @@ async def scan_role(sock: str, points: int) -> dict[str, float]:
             await writer.reply()
 
     total = WARMUP + points
-    sent = answered = 0
+    sent = answered = 0  # points
     started = wall = 0.0
     for _ in range(2):
         await send()
-        sent += 1
+        sent += batch
     while answered < total:
         await sub.reply()  # ["message", channel, data]
-        answered += 1
-        if answered == WARMUP:
+        before, answered = answered, min(total, answered + batch)
+        if before < WARMUP <= answered:
             started, wall = time.process_time(), time.perf_counter()
         if sent < total:
             await send()
-            sent += 1
+            sent += batch
     return {"cpu_s": time.process_time() - started, "wall_s": time.perf_counter() - wall}
 
 
@@ -176,7 +186,7 @@ async def client_role(sock: str, total: int) -> dict[str, float]:
     return {}
 
 
-def run_floor(points: int, monitors: int, tmp: Path) -> dict[str, float]:
+def run_floor(points: int, monitors: int, tmp: Path, batch: int) -> dict[str, float]:
     """One floor run: Redis + the two roles as processes; CPU ms per point of each."""
     from bec_core.redis_server import RedisServer, free_port
 
@@ -201,6 +211,8 @@ def run_floor(points: int, monitors: int, tmp: Path) -> dict[str, float]:
             str(sock),
             "--monitors",
             str(monitors),
+            "--batch",
+            str(batch),
         ]
         children: list[subprocess.Popen[bytes]] = []
         try:
@@ -273,25 +285,29 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=3000)
     parser.add_argument("--monitors", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=16, help="points per instruction in the floor")
     parser.add_argument("--role", choices=["scan", "device", "client"], help=argparse.SUPPRESS)
     parser.add_argument("--socket", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "device":
-        print(json.dumps(asyncio.run(device_role(args.socket, args.monitors, WARMUP + args.points))))
+        print(
+            json.dumps(asyncio.run(device_role(args.socket, args.monitors, WARMUP + args.points, args.batch)))
+        )
         return
     if args.role == "client":
         print(json.dumps(asyncio.run(client_role(args.socket, WARMUP + args.points))))
         return
     if args.role == "scan":
-        print(json.dumps(asyncio.run(scan_role(args.socket, args.points))))
+        print(json.dumps(asyncio.run(scan_role(args.socket, args.points, args.batch))))
         return
     runs: dict[str, list[dict[str, float]]] = {"floor": [], "bec-core": []}
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
         for i in range(args.repeats):  # interleaved: slow drifts of the machine hit both alike
-            runs["floor"].append(run_floor(args.points, args.monitors, Path(tmp) / f"f{i}"))
+            runs["floor"].append(run_floor(args.points, args.monitors, Path(tmp) / f"f{i}", args.batch))
             runs["bec-core"].append(run_core(args.points, args.monitors, Path(tmp)))
     table = Table(
-        f"Per-point chain, 1 motor + {args.monitors} monitors, {args.points} points: CPU ms per point "
+        f"Per-point chain, 1 motor + {args.monitors} monitors, {args.points} points, floor with "
+        f"{args.batch} point(s) per instruction: CPU ms per point "
         f"(median of {args.repeats}, min-max)",
         ["process", "floor (same traffic, no work)", "bec-core", "bec-core - floor"],
     )
@@ -313,13 +329,14 @@ def main() -> None:
             [label, cell(floor), cell(core), f"{statistics.median(core) - statistics.median(floor):.3f}"]
         )
     table.notes.append(
-        "floor: two bare asyncio processes sending bec-core's per-point commands (same packets, "
-        "connections, FINISH_SCRIPT, two points in flight, a client receiving the segments), payloads encoded once; CPU from /proc "
-        "(10 ms ticks) and process_time."
+        "floor: two bare asyncio processes sending bec-core's commands (same packets, connections, "
+        "FINISH_SCRIPT once per point, two instructions in flight, a client receiving the segments), "
+        "payloads encoded once; CPU from /proc (10 ms ticks) and process_time."
     )
     print_table(table)
     print(
-        f"\nCommand: `python -m bench.bench_chain_floor --points {args.points} --monitors {args.monitors} --repeats {args.repeats}`"
+        f"\nCommand: `python -m bench.bench_chain_floor --points {args.points} --monitors {args.monitors} "
+        f"--repeats {args.repeats} --batch {args.batch}`"
     )
 
 
