@@ -209,3 +209,29 @@ async def test_limit_violations_are_limit_error_alarms(conn, rec):
     assert "open" not in rec.statuses(scan_id)
     after = await conn.get(MessageEndpoints.device_readback("samx"))
     assert after.signals["samx"]["value"] == before.signals["samx"]["value"]  # nothing moved
+
+
+async def test_a_scan_of_short_points_sent_several_per_instruction_pauses_and_resumes_whole(conn, rec):
+    """Instant points travel several per instruction: a pause still holds the scan between
+    instructions (no segment arrives while paused), and after the resume every point arrives once,
+    in order."""
+    msg = request("line_scan", {"samx": [-5, 5]}, steps=3000, exp_time=0, relative=False)
+    assert (await submit(conn, rec, msg)).accepted
+    scan_id = await scan_id_of(rec, msg.metadata["RID"])
+    await rec.wait_for(lambda: len(rec.segments(scan_id)) >= 50, "first points")
+    await modify(conn, "pause")
+    # "paused" goes out once the instructions in flight are answered, after their segments (one
+    # subscriber connection: in publication order): what has arrived then is all there is
+    held = await rec.wait_for(
+        lambda: "paused" in rec.statuses(scan_id) and len(rec.segments(scan_id)), "paused status"
+    )
+    assert held < 3000
+    await rec.wait_for(lambda: rec.msgs["queue"][-1].queue["primary"].status == "PAUSED", "queue PAUSED")
+    assert len(rec.segments(scan_id)) == held  # nothing was published while paused
+    await modify(conn, "resume")
+    await rec.wait_for(lambda: rec.statuses(scan_id)[-1] == "open", "open again")
+    await rec.wait_for(lambda: "closed" in rec.statuses(scan_id), "closed", timeout=120)
+    ids = [s.point_id for s in rec.segments(scan_id)]
+    assert ids == list(range(3000))
+    closed = next(m for m in rec.msgs["scan_status"] if m.scan_id == scan_id and m.status == "closed")
+    assert closed.num_monitored_readouts == 3000
