@@ -5,7 +5,9 @@ read, all devices concurrently, docs/decisions/0001); its reply carries the
 readings, which go straight to the :class:`~bec_scan_server.publisher.DataPublisher`.
 A step scan sends the next point while the current one runs
 (:meth:`ScanContext.point_ahead`): the device server starts it only once the one
-before it has taken its readings, and not at all if that one failed.
+before it has taken its readings, and not at all if that one failed. Its short
+points go several per instruction (:meth:`ScanContext.batch_size`), each still
+published as its own segment by the device server.
 """
 
 from __future__ import annotations
