@@ -285,14 +285,18 @@ class Finisher:
     in the order the commands went out, so Redis runs them in call order (a point sent
     ahead never publishes its readings before the point before it). A connection or
     timeout error drops the connection and runs the command through the pool (with
-    redis-py's retries), as a failed pipeline would be retried; ``NOSCRIPT`` (Redis
-    restarted) reloads the script.
+    redis-py's retries), as a failed pipeline would be retried; so does every command that
+    was written on the dropped connection and had not read its reply yet (the pool may have
+    given the connection to someone else). ``NOSCRIPT`` (Redis restarted) reloads the script.
     """
 
     def __init__(self, connector: AsyncRedisConnector) -> None:
         self.redis = connector.redis
         self.script: Any = self.redis.register_script(FINISH_SCRIPT)
         self._conn: Any = None
+        #: counts the connections dropped: a command written before a drop must not read after it
+        #: (the pool may hand the same connection object out again, reconnected)
+        self._drops = 0
         self._connecting = asyncio.Lock()
         self._reading = asyncio.Lock()  # FIFO: replies are read in the order the commands were written
 
@@ -306,8 +310,14 @@ class Finisher:
                     if self._conn is None:
                         self._conn = await self.redis.connection_pool.get_connection()
                     conn = self._conn
+            written = self._drops
             await conn.send_packed_command(packed, check_health=False)
             async with self._reading:
+                if written != self._drops:
+                    # another command's failure dropped the connection while this one waited to
+                    # read: the pool may have handed it on (reconnected), so its replies are
+                    # not ours; run the script again below (once-only segments, repeatable rest)
+                    raise RedisConnectionError("the finishing connection was dropped meanwhile")
                 await conn.read_response()
             return
         except NoScriptError:
@@ -343,6 +353,7 @@ class Finisher:
         if conn is None or conn is not self._conn:
             return  # already dropped (by another caller that saw the same failure)
         self._conn = None
+        self._drops += 1
         if conn is not None:
             try:
                 await conn.disconnect(nowait=True)
