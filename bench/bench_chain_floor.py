@@ -45,6 +45,7 @@ REPLY = "internal/devices/instructions_response"
 PROGRESS = "info/scans/scan_progress"
 SEGMENT = "info/scans/scan_segment"
 WARMUP = 200
+NO_ANSWER = ("", b"", "", "", "")  #: FINISH_SCRIPT's reply and XACK arguments, none
 ROLE_TIMEOUT = 60.0  #: seconds a role may take to get ready or to finish after the scan role
 
 
@@ -124,11 +125,11 @@ async def device_role(sock: str, monitors: int, total: int, batch: int) -> dict[
                 done += 1
                 if done == WARMUP:
                     started = time.process_time()
-                last = n == points - 1  # the reply and the XACK go with the instruction's last point
+                # the reply and the XACK go with the instruction's last point
+                answer = (REPLY, reply, STREAM, GROUP, entry_id) if n == points - 1 else NO_ANSWER
                 finisher.writer.write(
                     _pack(
-                        "EVALSHA", sha, 0, index, blob, REPLY if last else "", reply if last else b"",
-                        STREAM if last else "", GROUP if last else "", entry_id if last else "",
+                        "EVALSHA", sha, 0, index, blob, *answer,
                         f"floor/segment/{point}", SEGMENT, segment, 60, "floor/withdrawn", "",
                     )
                 )  # fmt: skip

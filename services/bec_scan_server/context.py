@@ -187,14 +187,12 @@ class ScanContext:
         ``batch_budget_s`` of expected device time (the settling and exposure of a point, or the
         time the points of the last instruction took, whichever is longer)."""
         cfg = self.settings.scan_server
-        if cfg.points_per_instruction <= 1:
-            return 1
+        if cfg.points_per_instruction <= 1 or self._point_time is None:
+            return 1  # one per instruction, or not measured yet: the first points go one by one
         scan = self.item.scan
         fixed = (
             scan.settling_time + scan.exp_time * scan.frames_per_trigger + scan.settling_time_after_trigger
         )
-        if self._point_time is None:
-            return 1  # not measured yet: the first points go one by one
         per_point = max(fixed, self._point_time)
         if per_point <= 0:
             return cfg.points_per_instruction

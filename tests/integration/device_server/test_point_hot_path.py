@@ -160,7 +160,6 @@ async def test_several_points_publish_each_segment_in_order_then_one_reply(
     point_id), in order; the one reply comes after the last segment."""
     await start_server()
     targets = [0.5 * n for n in range(6)]
-    order: list[Any] = []
     async with (
         conn.subscribe(MessageEndpoints.scan_segment()) as segments,
         conn.subscribe(MessageEndpoints.device_read("bpm3i")) as reads,

@@ -9,6 +9,7 @@ from ss_harness import request, scan_id_of, submit
 from bec_core.config import ServiceSettings
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import ScanQueueModificationMessage
+from bec_core.serialization import loads_message
 
 
 async def test_line_scan_end_to_end(conn, rec):
@@ -238,8 +239,6 @@ async def test_complete_after_the_last_point_before_unstage(conn, rec):
 
 async def _point_instructions(conn, scan_id):
     """The ``point`` instructions of a scan, as the device server received them."""
-    from bec_core.serialization import loads_message
-
     entries = await conn.redis.xrange(MessageEndpoints.device_instructions().endpoint)
     found = []
     for _, fields in entries:
