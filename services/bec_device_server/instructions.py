@@ -120,9 +120,7 @@ class InstructionProcessor:
                 ),
             )
             return
-        cached = self.replies.get(instr_id)
-        if cached is None and instr_id in self.inflight:
-            cached = await asyncio.shield(self.inflight[instr_id])
+        cached = await self._earlier_answer(instr_id)
         if cached is not None:
             log.info("instruction %s delivered again: repeating its reply", instr_id)
             await self._finish(entry.id, cached.reply, segment=cached.segment)
@@ -138,6 +136,29 @@ class InstructionProcessor:
             if not outcome.done():
                 outcome.set_result(False)
             self.inflight.pop(instr_id, None)
+
+    async def _earlier_answer(self, instr_id: str) -> Answer | None:
+        """The answer of an earlier delivery of ``instr_id``: remembered, or awaited from the delivery
+        still in progress. None if there is none (this delivery executes it).
+
+        An earlier delivery whose reply could not go out (its task failed or was cancelled after
+        its answer was remembered, or before) ends its future cancelled: this delivery then takes the
+        remembered answer, or executes the instruction itself, but never ends unanswered.
+        """
+        cached = self.replies.get(instr_id)
+        if cached is not None:
+            return cached
+        earlier = self.inflight.get(instr_id)
+        if earlier is None:
+            return None
+        try:
+            return await asyncio.shield(earlier)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not earlier.cancelled() or (task is not None and task.cancelling()):
+                raise  # this task itself is being cancelled
+            log.info("instruction %s: its earlier delivery ended without a reply", instr_id)
+            return self.replies.get(instr_id)
 
     def _outcome(self, instr_id: str) -> asyncio.Future[bool]:
         outcome = self.outcomes.get(instr_id)

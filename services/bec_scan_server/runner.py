@@ -79,6 +79,8 @@ class Runner:
         self.settings = settings
         self.on_change = on_change
         self.expiry = settings.scan_server.segment_expiry_s
+        #: the last scan status made to be published (what a Redis that lost it gets back: restate.py)
+        self.last_status: ScanStatusMessage | None = None
 
     async def run(self, item: QueueItem, control: Control) -> bool:
         """Run ``item`` to its end; True if it completed, False if it stopped or failed."""
@@ -418,7 +420,7 @@ class Runner:
         metadata = {**item.request.metadata, "scan_id": item.scan_id, "queue_id": item.queue_id}
         if note is not None:
             metadata["exit_note"] = note
-        return ScanStatusMessage(
+        self.last_status = ScanStatusMessage(
             scan_id=item.scan_id,
             status=status,  # type: ignore[arg-type]
             reason=reason,  # type: ignore[arg-type]
@@ -437,6 +439,7 @@ class Runner:
             info=info,
             metadata=metadata,
         )
+        return self.last_status
 
 
 def redis_failure(exc: BaseException) -> bool:

@@ -21,6 +21,7 @@ from bec_scan_server.manager import HISTORY_MAX, QueueManager
 from bec_scan_server.numbers import NumberAllocator, warn_without_persistence
 from bec_scan_server.publisher import DataPublisher
 from bec_scan_server.recovery import recover_orphaned_scan
+from bec_scan_server.restate import Restater
 from bec_scan_server.runner import Runner
 from bec_scan_server.stock_adapter.host import StockHost
 from bec_scan_server.stock_adapter.paths import add_plugin_paths
@@ -56,6 +57,12 @@ class ScanServer(Service):
             on_change=self._queue_changed,
         )
         self.manager = QueueManager(conn, self.store, self.runner, settings)
+        self.restater = Restater(
+            conn,
+            lambda: self.runner.last_status,
+            self.manager.status_message,
+            settings.scan_server.segment_expiry_s,
+        )
         add_plugin_paths(settings.scan_server.plugin_paths)  # stock bec_server, if given (decision 0006)
         self.stock_host = StockHost(
             settings.redis.tcp_url or settings.redis.url, str(settings.file_writer.base_path)
@@ -76,6 +83,7 @@ class ScanServer(Service):
         await warn_without_persistence(self.connector)
         await self.registry.start()
         await self.instructions.start()
+        self.restater.start()
         await self.liveness.start()
         await self.numbers.start()
         await recover_orphaned_scan(

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 
 import pytest
-from faultkit import FaultStack
+from faultkit import FaultStack, pending_instructions
 from ss_harness import Recorder, all_endpoints, request, scan_id_of, submit, wait_services
 from waiting import until
 
@@ -21,11 +21,15 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import ScanStatusMessage
 from bec_core.redis_connector import AsyncRedisConnector
 
-pytestmark = pytest.mark.system
+# each wait has DEADLINE; together they stay inside this test timeout, so a stall fails with the
+# assertion that names it (and the state of the stack), not with pytest-timeout's stack dump
+pytestmark = [pytest.mark.system, pytest.mark.timeout(400)]
 
 POINTS = 2000
 KILL_AT = 400
-DEADLINE = 120.0
+EXPOSURE = 0.002
+DEADLINE = 60.0
+CHECK_S = 10.0  # one check's own bound (a command on a connection that never answers)
 
 
 async def final_status(client: AsyncRedisConnector, scan_id: str, timeout: float) -> ScanStatusMessage:
@@ -34,7 +38,7 @@ async def final_status(client: AsyncRedisConnector, scan_id: str, timeout: float
 
     async def ended() -> bool:
         try:
-            msg = await client.get(MessageEndpoints.public_scan_info(scan_id))
+            msg = await asyncio.wait_for(client.get(MessageEndpoints.public_scan_info(scan_id)), CHECK_S)
         except Exception:  # Redis still loading its AOF
             return False
         if isinstance(msg, ScanStatusMessage) and msg.status not in ("open", "paused"):
@@ -42,8 +46,25 @@ async def final_status(client: AsyncRedisConnector, scan_id: str, timeout: float
             return True
         return False
 
-    assert await until(ended, timeout), f"scan {scan_id} did not end within {timeout} s"
+    if not await until(ended, timeout):
+        raise AssertionError(f"scan {scan_id} did not end within {timeout} s{await state(client, scan_id)}")
     return found[0]
+
+
+async def state(client: AsyncRedisConnector, scan_id: str) -> str:
+    """What a failure message needs: the points stored, the scan's status, the instructions pending."""
+    try:
+        stored = await asyncio.wait_for(stored_points(client, scan_id), CHECK_S)
+        info = await asyncio.wait_for(client.get(MessageEndpoints.public_scan_info(scan_id)), CHECK_S)
+        pending = await asyncio.wait_for(pending_instructions(client), CHECK_S)
+    except Exception as exc:
+        return f"\n(state unknown: {exc!r})"
+    missing = sorted(set(range(POINTS)) - set(stored))
+    return (
+        f"\n{len(stored)} points stored, first missing {missing[:5]}; status "
+        f"{getattr(info, 'status', None)}; instructions pending in the device server's group: "
+        f"{[(i.action, i.metadata.get('point_id'), i.metadata.get('device_instr_id')) for i in pending]}"
+    )
 
 
 async def stored_points(client: AsyncRedisConnector, scan_id: str) -> list[int]:
@@ -57,7 +78,9 @@ async def start_scan(stack: FaultStack, client: AsyncRedisConnector) -> tuple[Re
     stack.start()
     await wait_services(client, ["ScanServer", "ScanBundler", "DeviceServer"])
     rec = await Recorder(client).follow(**all_endpoints())
-    msg = request("line_scan", {"samx": [-5, 5]}, steps=POINTS, relative=False)
+    # 2 ms of exposure per point: the scan lasts seconds, so the fault lands mid-scan (instant
+    # points go several per instruction and 2,000 of them take well under a second)
+    msg = request("line_scan", {"samx": [-5, 5]}, steps=POINTS, relative=False, exp_time=EXPOSURE)
     assert (await submit(client, rec, msg)).accepted
     scan_id = await scan_id_of(rec, msg.metadata["RID"])
     await rec.wait_for(lambda: len(rec.segments(scan_id)) >= KILL_AT, f"point {KILL_AT}", DEADLINE)
@@ -70,18 +93,23 @@ async def time_to_next_point(client: AsyncRedisConnector, scan_id: str, back_at:
 
     async def count() -> bool:
         try:
-            counted.append(len(await stored_points(client, scan_id)))
+            counted.append(len(await asyncio.wait_for(stored_points(client, scan_id), CHECK_S)))
             return True
         except Exception:  # still loading the AOF
             return False
 
     assert await until(count, DEADLINE), "Redis did not answer after the fault"
+    assert counted[0] < POINTS, "the scan had ended before the fault: it did not test a fault mid-scan"
     next_point = MessageEndpoints.public_scan_segment(scan_id, counted[0]).endpoint
 
     async def stored_next() -> bool:
-        return bool(await client.redis.exists(next_point))
+        try:
+            return bool(await asyncio.wait_for(client.redis.exists(next_point), CHECK_S))
+        except Exception:
+            return False
 
-    assert await until(stored_next, DEADLINE), "no point stored after the fault"
+    if not await until(stored_next, DEADLINE):
+        raise AssertionError(f"no point stored {DEADLINE} s after the fault{await state(client, scan_id)}")
     return time.monotonic() - back_at
 
 
@@ -89,8 +117,11 @@ async def check_complete(
     stack: FaultStack, client: AsyncRedisConnector, rec: Recorder, scan_id: str, label: str, back_at: float
 ) -> None:
     """The scan closed with every point once; prints the figures docs/reliability.md quotes."""
-    first_point = await time_to_next_point(client, scan_id, back_at)
-    status = await final_status(client, scan_id, DEADLINE)
+    try:
+        first_point = await time_to_next_point(client, scan_id, back_at)
+        status = await final_status(client, scan_id, DEADLINE)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{stack.logs()}") from None
     assert status.status == "closed", f"{status.status} {status.info.get('exit_note')}\n{stack.logs()}"
     assert status.num_monitored_readouts == POINTS
     assert await stored_points(client, scan_id) == list(range(POINTS))

@@ -126,6 +126,32 @@ async def test_redelivered_instruction_is_not_executed_twice(
     assert srv.instructions.executed == executed
 
 
+async def test_second_delivery_is_answered_when_the_first_ends_without_a_reply(
+    start_server: Any, requester: Requester, conn: AsyncRedisConnector
+) -> None:
+    """A copy delivered while the first delivery still runs waits for it; if the first ends without
+    sending its reply (its task cancelled, as when its finishing command fails), the copy answers."""
+    srv = await start_server(device_set(**FAILING))
+    processor = srv.instructions
+    instr_id = await requester.send("hang", "set", {"value": 1}, timeout=1.0)
+    assert await until(lambda: _true(instr_id in processor.inflight), DEADLINE)
+    first = set(processor.tasks)
+    await requester.send("hang", "set", {"value": 1}, timeout=1.0, device_instr_id=instr_id)
+    assert await until(lambda: _true(len(processor.tasks) == 2), DEADLINE), "the copy was not read"
+    for task in first:
+        task.cancel()  # the first delivery ends without its reply
+    reply = await requester.reply(instr_id)
+    assert reply.status == "error"
+    assert reply.error_info.error_message == "hang: set did not finish within 1 s"
+    # the copy's entry is acknowledged with its reply; the first's stays pending (a later delivery
+    # of it is answered from the remembered reply, or expires)
+    assert (await conn.redis.xpending(STREAM, "device_server"))["pending"] == 1
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
 async def test_set_that_never_finishes_times_out(start_server: Any, requester: Requester) -> None:
     await start_server(device_set(**FAILING))
     reply = await requester.request("hang", "set", {"value": 1}, wait=DEADLINE, timeout=0.2)
