@@ -11,7 +11,10 @@ script (:data:`COMPARE_AND_SET`): it writes only if all four keys still hold wha
 was seen, else it returns what they hold and the allocation is computed again. So
 concurrent allocations get distinct numbers, a number is never reused, a crash
 cannot skip one (the script writes all four or none), and the usual allocation is
-one round trip.
+one round trip. The numbers this process handed out last are a floor too: a Redis
+that restarts without the counters (no persistence, or the last second of its
+append-only file lost) does not make the next scan take a number, and its files a
+name, that was used already.
 """
 
 from __future__ import annotations
@@ -130,6 +133,10 @@ class NumberAllocator:
         self.connector = connector
         self.account = ""
         self.last_scan_number = 0
+        #: the last dataset number this process handed out (with :attr:`last_scan_number`, the floor
+        #: of the next allocation: a Redis that restarted without the counters must not make a
+        #: number be used twice)
+        self.last_dataset_number = 0
         self._script: Any = connector.redis.register_script(COMPARE_AND_SET)
         #: the four keys' values as last read or written (None: not known yet)
         self._seen: list[Any] | None = None
@@ -168,9 +175,18 @@ class NumberAllocator:
         if values is None:
             values = list(await self.connector.redis.mget(*keys))
         while True:
-            scan = max(counter_value(values[0], SCAN_COUNTER), visible_value(values[2], account)) + 1
+            scan = (
+                max(
+                    counter_value(values[0], SCAN_COUNTER),
+                    visible_value(values[2], account),
+                    self.last_scan_number,
+                )
+                + 1
+            )
             last_dataset = max(
-                counter_value(values[1], DATASET_COUNTER), visible_value(values[3], account, dataset_key)
+                counter_value(values[1], DATASET_COUNTER),
+                visible_value(values[3], account, dataset_key),
+                self.last_dataset_number,
             )
             dataset = max(last_dataset, 1) if dataset_on_hold else last_dataset + 1
             new = [
@@ -189,6 +205,7 @@ class NumberAllocator:
                 break
             values = list(result)  # somebody else allocated or a client wrote: compute again
         self.last_scan_number = max(self.last_scan_number, scan)
+        self.last_dataset_number = max(self.last_dataset_number, dataset)
         return Numbers(scan, dataset)
 
 

@@ -4,7 +4,7 @@ Redis without persistence (or one killed before its append-only file had its las
 writes) comes back without the keys clients read as state: the last scan's status
 (``info/scans/scan_status``, ``info/public/<scan_id>/scan_info``) and the queue
 status. The scan server writes them back after its reconnection; a scan still
-runs afterwards.
+runs afterwards, and takes the next scan number (the counters were lost too).
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ async def test_state_keys_written_back_into_a_redis_restarted_empty(tmp_path):
         after = await run_scan(client, rec, 3)
         status = await client.get(MessageEndpoints.scan_status())
         assert isinstance(status, ScanStatusMessage) and status.scan_id == after
+        # the counters were lost with the rest: the numbers go on, none is used twice
+        assert status.scan_number == before.scan_number + 1
+        assert status.dataset_number == before.dataset_number + 1
     finally:
         await client.close()
         stack.close()
