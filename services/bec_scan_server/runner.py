@@ -182,7 +182,17 @@ class Runner:
     # ------------------------------------------------------------------ scans
     async def _run_scan(self, item: QueueItem, control: Control, ctx: ScanContext) -> bool:
         scan = item.scan
-        numbers = await self.numbers.allocate(bool(item.request.metadata.get("dataset_id_on_hold")))
+        positioned = scan.relative or scan.needs_positions
+        # targets that do not depend on the current positions: their limits are read while the
+        # numbers are allocated (one round trip less before the scan opens)
+        limits = None if positioned else asyncio.ensure_future(self.registry.check_limits(scan.targets({})))
+        try:
+            numbers = await self.numbers.allocate(bool(item.request.metadata.get("dataset_id_on_hold")))
+        except BaseException:
+            if limits is not None:
+                limits.cancel()
+                await asyncio.gather(limits, return_exceptions=True)
+            raise
         item.scan_number, item.dataset_number = numbers.scan_number, numbers.dataset_number
         # the queue status with the scan number goes out while the positions and limits are read
         numbered = asyncio.ensure_future(self.on_change())
@@ -193,10 +203,15 @@ class Runner:
                 await self._device_server_up()
                 groups = item.readout_priority
                 ctx.triggered = self.registry.software_triggered(groups["monitored"] + groups["async"])
-                if scan.relative or scan.needs_positions:
+                if limits is None:
                     ctx.positions = await self._positions(ctx, scan.motors())
-                await self.registry.check_limits(scan.targets(ctx.positions))
+                    await self.registry.check_limits(scan.targets(ctx.positions))
+                else:
+                    await limits
             finally:
+                if limits is not None and not limits.done():  # the device server was not up
+                    limits.cancel()
+                    await asyncio.gather(limits, return_exceptions=True)
                 await asyncio.wait([numbered])  # published before the scan opens or fails
                 if not numbered.cancelled():
                     numbered.exception()  # retrieved here; raised below unless the scan failed already
