@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bec_core.config import TimeoutSettings
 from bec_core.endpoints import MessageEndpoints
@@ -168,6 +168,16 @@ class Pending:
         return str(self.instruction.metadata["device_instr_id"])
 
 
+class Call(NamedTuple):
+    """One instruction of :meth:`InstructionClient.send_in_order`."""
+
+    device: str | list[str] | None
+    action: str
+    parameter: dict[str, Any]
+    metadata: dict[str, Any]
+    timeout: float | None = None  #: the action's own deadline (the device server's default if None)
+
+
 def describe(instr: DeviceInstructionMessage) -> str:
     """``samx: set`` / ``samx, samy: point`` for messages."""
     dev = instr.device
@@ -265,6 +275,53 @@ class InstructionClient:
         # small messages under pydantic 2 (2.0 vs 2.1 us), so the checks stay
         return DeviceInstructionMessage(device=device, action=action, parameter=parameter, metadata=meta)  # type: ignore[arg-type]
 
+    def _register(
+        self,
+        device: str | list[str] | None,
+        action: str,
+        parameter: dict[str, Any],
+        metadata: dict[str, Any],
+        timeout: float | None,
+        extra_wait: float,
+    ) -> Pending:
+        """A new instruction, registered as awaiting its reply (the caller sends it)."""
+        instr = self.make(device, action, parameter, metadata)
+        action_timeout = timeout if timeout is not None else self.action_timeout(action)
+        if timeout is not None:
+            instr.metadata["timeout"] = timeout
+        loop = asyncio.get_running_loop()
+        pending = Pending(
+            instr, loop.create_future(), action_timeout + self.timeouts.instruction_reply + extra_wait
+        )
+        # When we stop waiting (docs/decisions/0004): a device server that finds the entry
+        # later (a restarted process claiming it) answers "expired, not executed".
+        instr.metadata["expires_at"] = round(time.time() + pending.timeout, 3)
+        self._pending[pending.instr_id] = pending
+        pending.sent_at = loop.time()
+        return pending
+
+    async def send_in_order(
+        self, calls: list[Call], *, publisher: DataPublisher | None = None, before: list[Any] | None = None
+    ) -> list[Pending]:
+        """Several instructions in one write, each to run after the one before it.
+
+        Each after the first carries ``metadata["after"]`` = the one before it (the device
+        server starts it only once that one has succeeded, and answers it "not executed"
+        if that one failed), and its wait also covers the one before it. ``publisher`` and
+        ``before`` as for :meth:`send`. Returns the :class:`Pending` of each, in order.
+        """
+        pendings: list[Pending] = []
+        for call in calls:
+            metadata, extra_wait = call.metadata, 0.0
+            if pendings:
+                metadata = {**metadata, "after": pendings[-1].instr_id}
+                extra_wait = pendings[-1].timeout
+            pendings.append(
+                self._register(call.device, call.action, call.parameter, metadata, call.timeout, extra_wait)
+            )
+        await self._send_direct(pendings, publisher, before or [])
+        return pendings
+
     async def send(
         self,
         device: str | list[str] | None,
@@ -288,58 +345,59 @@ class InstructionClient:
         ``extra_wait`` lengthens the wait (and ``expires_at``) but not the action's own
         deadline: an instruction queued behind another one waits that one out too.
         """
-        instr = self.make(device, action, parameter or {}, metadata or {})
-        action_timeout = timeout if timeout is not None else self.action_timeout(action)
-        if timeout is not None:
-            instr.metadata["timeout"] = timeout
-        loop = asyncio.get_running_loop()
-        pending = Pending(
-            instr, loop.create_future(), action_timeout + self.timeouts.instruction_reply + extra_wait
-        )
-        # When we stop waiting (docs/decisions/0004): a device server that finds the entry
-        # later (a restarted process claiming it) answers "expired, not executed".
-        instr.metadata["expires_at"] = round(time.time() + pending.timeout, 3)
-        self._pending[pending.instr_id] = pending
-        pending.sent_at = loop.time()
+        pending = self._register(device, action, parameter or {}, metadata or {}, timeout, extra_wait)
         if pipe is None:
-            await self._send_direct(pending, publisher, before or [])
+            await self._send_direct([pending], publisher, before or [])
             return pending
         try:
-            await self.connector.xadd(self._stream, {"data": instr}, max_size=STREAM_MAXLEN, pipe=pipe)
+            await self.connector.xadd(
+                self._stream, {"data": pending.instruction}, max_size=STREAM_MAXLEN, pipe=pipe
+            )
         except BaseException:
             self._pending.pop(pending.instr_id, None)
             raise
         return pending
 
-    async def _send_direct(self, pending: Pending, publisher: DataPublisher | None, extra: list[Any]) -> None:
-        """XADD (after the publisher's queued commands, if any, and ``extra``) in one write on the direct
-        connection."""
+    async def _send_direct(
+        self, pendings: list[Pending], publisher: DataPublisher | None, extra: list[Any]
+    ) -> None:
+        """The XADDs (after the publisher's queued commands, if any, and ``extra``) in one write on the
+        direct connection."""
         taken = publisher.take() if publisher is not None else []
-        before = [*taken, *extra]
-        xadd = (
-            "XADD",
-            self._stream.endpoint,
-            "MAXLEN",
-            "~",
-            STREAM_MAXLEN,
-            "*",
-            "data",
-            dumps(pending.instruction),
-        )
+        head = [*taken, *extra]
+        xadds = [
+            (
+                "XADD",
+                self._stream.endpoint,
+                "MAXLEN",
+                "~",
+                STREAM_MAXLEN,
+                "*",
+                "data",
+                dumps(pending.instruction),
+            )
+            for pending in pendings
+        ]
         try:
-            replies = await self._direct.run([*before, xadd])
+            replies = await self._direct.run([*head, *xadds])
         except BaseException:
-            self._pending.pop(pending.instr_id, None)
+            for pending in pendings:
+                self._pending.pop(pending.instr_id, None)
             if publisher is not None:
                 publisher.release(taken)
             raise
         if publisher is not None:
-            publisher.release(None, replies[:-1])
-        entry_id = replies[-1]
-        if isinstance(entry_id, Exception):
-            self._pending.pop(pending.instr_id, None)
-            raise entry_id
-        pending.entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            publisher.release(None, replies[: len(head)])
+        failed: Exception | None = None
+        for pending, entry_id in zip(pendings, replies[len(head) :], strict=True):
+            if isinstance(entry_id, Exception):
+                failed = failed or entry_id
+            else:
+                pending.entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        if failed is not None:
+            for pending in pendings:
+                self.forget(pending)  # those that went in are withdrawn: none runs without the others
+            raise failed
 
     async def wait(self, pending: Pending) -> DeviceInstructionResponse:
         """The final reply; raises InstructionError, DeviceServerLost, RedisUnavailableError or
