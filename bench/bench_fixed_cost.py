@@ -8,7 +8,8 @@ bec-device-server and bec-scan-server run as processes on a private redis-server
 scans of ``--points`` points run one after the other. Per scan the first arrival
 of each milestone is kept: the request (``queue_request``), its answer
 (``queue_request_response``), the ``open`` scan status, the replies to ``stage``
-and to the first ``point`` instruction, and the last scan segment. The table
+and to the first ``point`` instruction, the last scan segment and the ``closed``
+scan status (after ``complete`` and ``unstage``). The table
 gives the median and the 10-90 % range of each step over the scans.
 """
 
@@ -37,6 +38,8 @@ STEPS = [
     ("stage → first point answered", "stage", "point"),
     ("first point → last segment", "point", "last_segment"),
     ("request → last segment (total)", "request", "last_segment"),
+    ("last segment → scan closed", "last_segment", "closed"),
+    ("request → scan closed (total)", "request", "closed"),
 ]
 
 
@@ -58,6 +61,14 @@ def milestone(channel: str, data: bytes) -> str | None:
     return None
 
 
+def _scan_id(data: bytes, channel: str) -> str:
+    return str(getattr(loads_message(data, channel), "scan_id", ""))
+
+
+def _of_scan(data: bytes, channel: str, scan_id: Any) -> bool:
+    return scan_id is not None and _scan_id(data, channel) == scan_id
+
+
 async def measure(scans: int, monitors: int, points: int) -> Table:
     """Run the scans and return the table of steps."""
     marks: list[dict[str, float]] = []
@@ -70,7 +81,7 @@ async def measure(scans: int, monitors: int, points: int) -> Table:
             await pubsub.psubscribe("*")
             await pubsub.get_message(timeout=10)  # the PSUBSCRIBE confirmation
             current: dict[str, float] = {}
-            segments = asyncio.Event()
+            segments, closed = asyncio.Event(), asyncio.Event()
 
             async def listen() -> None:
                 while True:
@@ -78,7 +89,12 @@ async def measure(scans: int, monitors: int, points: int) -> Table:
                     if raw is None or raw.get("type") != "pmessage":
                         continue
                     now = time.perf_counter()
-                    name = milestone(raw["channel"].decode(), raw["data"])
+                    channel = raw["channel"].decode()
+                    name = milestone(channel, raw["data"])
+                    if name == "closed" and not _of_scan(raw["data"], channel, current.get("scan_id")):
+                        continue  # another publication of an earlier scan's end
+                    if name == "open":
+                        current.setdefault("scan_id", _scan_id(raw["data"], channel))
                     if name == "segment":
                         current["last_segment"] = now
                         current["segments"] = current.get("segments", 0) + 1
@@ -86,14 +102,18 @@ async def measure(scans: int, monitors: int, points: int) -> Table:
                             segments.set()
                     elif name is not None:
                         current.setdefault(name, now)
+                        if name == "closed":
+                            closed.set()
 
             listener = asyncio.get_running_loop().create_task(listen())
             try:
                 for _ in range(scans):
                     current = {}
                     segments.clear()
+                    closed.clear()
                     await stack.scan(points)
-                    await asyncio.wait_for(segments.wait(), 30)  # the listener has the scan's last segment
+                    # the listener has the scan's last segment and its end
+                    await asyncio.wait_for(asyncio.gather(segments.wait(), closed.wait()), 30)
                     marks.append(current)
             finally:
                 listener.cancel()
