@@ -16,7 +16,9 @@ from typing import Any, ClassVar
 
 from bec_core.config import ServiceSettings
 from bec_core.endpoints import MessageEndpoints
-from bec_core.messages import DeviceInfoMessage
+from bec_core.messages import AvailableResourceMessage, DeviceInfoMessage
+from bec_core.restate import Command, Restater, set_missing
+from bec_core.serialization import dumps
 from bec_core.service import Service
 from bec_device_server import config_start
 from bec_device_server.actions import Actions
@@ -128,6 +130,8 @@ class DeviceServer(Service):
                 size=self.settings.device_server.config_history_size,
             )
         await self.publish_devices(built)
+        self.restater = Restater(self.connector, self.owned_keys, "device server")
+        self.restater.start()
         log.info(
             "%d devices ready, %d failed, %d disabled",
             len(self.devices.enabled()),
@@ -367,17 +371,31 @@ class DeviceServer(Service):
                 if self.bec_signals is not None:
                     self.bec_signals.attach(entry)
             else:
-                info = placeholder_info(entry, self.devices.allowed_modules)
-                if entry.error is not None:  # the scan server names it when a scan asks for the device
-                    info["build_error"] = entry.error[:500]
                 await self.connector.set(
-                    MessageEndpoints.device_info(entry.name),
-                    DeviceInfoMessage(device=entry.name, info=info),
-                    pipe=pipe,
+                    MessageEndpoints.device_info(entry.name), self._info_message(entry), pipe=pipe
                 )
         await queue_device_config(self.connector, pipe, self.devices.configs())
         readings.flush(pipe)
         await pipe.execute()
+
+    def _info_message(self, entry: DeviceEntry) -> DeviceInfoMessage:
+        """``device_info/<name>``: a built device's info, else stock's info of a device not connected."""
+        if entry.obj is not None:
+            return DeviceInfoMessage(device=entry.name, info=entry.info)
+        info = placeholder_info(entry, self.devices.allowed_modules)
+        if entry.error is not None:  # the scan server names it when a scan asks for the device
+            info["build_error"] = entry.error[:500]
+        return DeviceInfoMessage(device=entry.name, info=info)
+
+    def owned_keys(self) -> list[Command]:
+        """The device configuration and every device's info, to be written back into a Redis that
+        lost them (:mod:`bec_core.restate`): without them a client sees no devices."""
+        config = AvailableResourceMessage(resource=self.devices.configs())
+        commands = [set_missing(MessageEndpoints.device_config().endpoint, dumps(config))]
+        for entry in self.devices.entries.values():
+            info = self._info_message(entry)
+            commands.append(set_missing(MessageEndpoints.device_info(entry.name).endpoint, dumps(info)))
+        return commands
 
 
 def placeholder_info(entry: DeviceEntry, allowed_modules: Iterable[str] = ()) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from bec_core.config import ServiceSettings
 from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import VariableMessage
 from bec_core.redis_connector.base import MessageObject
+from bec_core.restate import Restater
 from bec_core.service import Service
 from bec_scan_server.alarms import AlarmStopper
 from bec_scan_server.beamline import Beamline
@@ -21,7 +22,7 @@ from bec_scan_server.manager import HISTORY_MAX, QueueManager
 from bec_scan_server.numbers import NumberAllocator, warn_without_persistence
 from bec_scan_server.publisher import DataPublisher
 from bec_scan_server.recovery import recover_orphaned_scan
-from bec_scan_server.restate import Restater
+from bec_scan_server.restate import scan_server_keys
 from bec_scan_server.runner import Runner
 from bec_scan_server.stock_adapter.host import StockHost
 from bec_scan_server.stock_adapter.paths import add_plugin_paths
@@ -57,11 +58,11 @@ class ScanServer(Service):
             on_change=self._queue_changed,
         )
         self.manager = QueueManager(conn, self.store, self.runner, settings)
+        expiry = settings.scan_server.segment_expiry_s
         self.restater = Restater(
             conn,
-            lambda: self.runner.last_status,
-            self.manager.status_message,
-            settings.scan_server.segment_expiry_s,
+            lambda: scan_server_keys(self.runner.last_status, self.manager.status_message(), expiry),
+            "scan server",
         )
         add_plugin_paths(settings.scan_server.plugin_paths)  # stock bec_server, if given (decision 0006)
         self.stock_host = StockHost(

@@ -1,9 +1,10 @@
-"""A Redis that restarts without its data: the scan server writes its state keys back.
+"""A Redis that restarts without its data: the services write their state keys back.
 
 Redis without persistence (or one killed before its append-only file had its last
 writes) comes back without the keys clients read as state: the last scan's status
-(``info/scans/scan_status``, ``info/public/<scan_id>/scan_info``) and the queue
-status. The scan server writes them back after its reconnection; a scan still
+(``info/scans/scan_status``, ``info/public/<scan_id>/scan_info``), the queue
+status, the device configuration and each device's info. The scan server and the
+device server write theirs back after their reconnection; a scan still
 runs afterwards, and takes the next scan number (the counters were lost too).
 """
 
@@ -15,7 +16,12 @@ from ss_harness import Recorder, all_endpoints, request, scan_id_of, submit, wai
 from waiting import until
 
 from bec_core.endpoints import MessageEndpoints
-from bec_core.messages import ScanQueueStatusMessage, ScanStatusMessage
+from bec_core.messages import (
+    AvailableResourceMessage,
+    DeviceInfoMessage,
+    ScanQueueStatusMessage,
+    ScanStatusMessage,
+)
 from bec_core.redis_connector import AsyncRedisConnector
 
 pytestmark = pytest.mark.system
@@ -51,9 +57,11 @@ async def test_state_keys_written_back_into_a_redis_restarted_empty(tmp_path):
                 info = await client.get(MessageEndpoints.public_scan_info(scan_id))
                 status = await client.get(MessageEndpoints.scan_status())
                 queue = await client.get(MessageEndpoints.scan_queue_status())
+                config = await client.get(MessageEndpoints.device_config())
+                samx = await client.get(MessageEndpoints.device_info("samx"))
             except Exception:  # our own connection still reconnecting
                 return False
-            return info is not None and status is not None and queue is not None
+            return None not in (info, status, queue, config, samx)
 
         assert await until(restored, DEADLINE), f"state keys not written back\n{stack.logs()}"
         info = await client.get(MessageEndpoints.public_scan_info(scan_id))
@@ -65,6 +73,15 @@ async def test_state_keys_written_back_into_a_redis_restarted_empty(tmp_path):
         assert isinstance(queue, ScanQueueStatusMessage) and "primary" in queue.queue
         assert await client.redis.ttl(MessageEndpoints.public_scan_info(scan_id).endpoint) > 0
         assert "written back" in (tmp_path / "ss.log").read_text()
+        # the device server's: the configuration and every device's info (a client sees the devices)
+        config = await client.get(MessageEndpoints.device_config())
+        assert isinstance(config, AvailableResourceMessage)
+        names = {d["name"] for d in config.resource}
+        assert {"samx", "samy", "bpm4i"} <= names
+        for name in names:
+            info = await client.get(MessageEndpoints.device_info(name))
+            assert isinstance(info, DeviceInfoMessage) and info.device == name
+        assert "written back" in (tmp_path / "ds.log").read_text()
 
         # the stack works on: a new scan closes, and its status is the one stored
         rec = await Recorder(client).follow(**all_endpoints())
