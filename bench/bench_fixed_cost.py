@@ -71,7 +71,7 @@ def _of_scan(data: bytes, channel: str, scan_id: Any) -> bool:
 
 async def measure(scans: int, monitors: int, points: int) -> Table:
     """Run the scans and return the table of steps."""
-    marks: list[dict[str, float]] = []
+    marks: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-fixed-") as tmp:
         async with Stack(monitors, Path(tmp)) as stack:
             for _ in range(5):  # warm-up: first imports, first connections
@@ -80,7 +80,7 @@ async def measure(scans: int, monitors: int, points: int) -> Table:
             pubsub = client.pubsub()
             await pubsub.psubscribe("*")
             await pubsub.get_message(timeout=10)  # the PSUBSCRIBE confirmation
-            current: dict[str, float] = {}
+            current: dict[str, Any] = {}  # milestone -> arrival time; and the scan's id
             segments, closed = asyncio.Event(), asyncio.Event()
 
             async def listen() -> None:

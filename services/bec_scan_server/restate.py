@@ -12,20 +12,18 @@ from bec_core.endpoints import MessageEndpoints
 from bec_core.messages import ScanQueueStatusMessage, ScanStatusMessage
 from bec_core.restate import Command, set_missing
 from bec_core.serialization import dumps
+from bec_scan_server.publisher import scan_status_commands
 
 
 def scan_server_keys(
     status: ScanStatusMessage | None, queue: ScanQueueStatusMessage, expiry_s: int
 ) -> list[Command]:
-    """The last scan status (public key with its expiry once terminal, and ``scan_status``) and the
-    queue status, each to be written where missing."""
+    """The keys :func:`~bec_scan_server.publisher.scan_status_commands` sets for the last scan status
+    (the public one with its expiry once terminal), and the queue status, each to be written where
+    missing (``NX``; the publications left out)."""
     commands: list[Command] = []
     if status is not None:
-        raw = dumps(status)
-        terminal = status.status not in ("open", "paused")
-        info = MessageEndpoints.public_scan_info(status.scan_id).endpoint
-        commands.append(set_missing(info, raw, expiry_s if terminal else None))
-        commands.append(set_missing(MessageEndpoints.scan_status().endpoint, raw))
+        commands = [(*c, "NX") for c in scan_status_commands(status, expiry_s) if c[0] == "SET"]
     commands.append(set_missing(MessageEndpoints.scan_queue_status().endpoint, dumps(queue)))
     return commands
 

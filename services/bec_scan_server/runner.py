@@ -189,9 +189,7 @@ class Runner:
         try:
             numbers = await self.numbers.allocate(bool(item.request.metadata.get("dataset_id_on_hold")))
         except BaseException:
-            if limits is not None:
-                limits.cancel()
-                await asyncio.gather(limits, return_exceptions=True)
+            await _dropped(limits)
             raise
         item.scan_number, item.dataset_number = numbers.scan_number, numbers.dataset_number
         # the queue status with the scan number goes out while the positions and limits are read
@@ -209,9 +207,7 @@ class Runner:
                 else:
                     await limits
             finally:
-                if limits is not None and not limits.done():  # the device server was not up
-                    limits.cancel()
-                    await asyncio.gather(limits, return_exceptions=True)
+                await _dropped(limits)  # not awaited above if the device server was not up
                 await asyncio.wait([numbered])  # published before the scan opens or fails
                 if not numbered.cancelled():
                     numbered.exception()  # retrieved here; raised below unless the scan failed already
@@ -455,6 +451,13 @@ class Runner:
             metadata=metadata,
         )
         return self.last_status
+
+
+async def _dropped(task: asyncio.Future[Any] | None) -> None:
+    """Cancel ``task`` unless it is done, and retrieve its outcome (the caller has given up on it)."""
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def redis_failure(exc: BaseException) -> bool:
